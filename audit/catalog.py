@@ -1,0 +1,175 @@
+"""Which balancer set a cookie, from `rules/affinity-cookies.yaml`.
+
+A cookie is matched first by exact name, then by name prefix, then by name regex, then by a
+value format alone (operators rename BIG-IP and NetScaler cookies), and last by the heuristic
+for affinity cookies no entry names. A match may name a decoder, which reads what the value leaks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+from audit import decoders
+from audit import rules as rule_data
+
+COOKIE_CLASSES = frozenset({"affinity", "other", "any"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Vendor:
+    id: str
+    name: str
+    managed: bool
+    references: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pattern:
+    vendor: Vendor
+    name: str | None
+    prefix: str | None
+    pattern: re.Pattern | None
+    value: re.Pattern | None
+    decoder: str | None
+
+    def matches_name(self, name: str) -> bool:
+        if self.name is not None:
+            return name == self.name
+        if self.prefix is not None:
+            return name.startswith(self.prefix)
+        if self.pattern is not None:
+            return bool(self.pattern.search(name))
+        return True
+
+    def matches(self, name: str, value: str) -> bool:
+        return self.matches_name(name) and (self.value is None or bool(self.value.search(value)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Classification:
+    vendor: Vendor | None
+    affinity: bool
+    by: str  # "name", "value" or "heuristic"
+    decoder: str | None
+
+
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+class Catalog:
+    def __init__(self, vendors: list[Vendor], patterns: list[_Pattern], tokens: set[str]):
+        self.vendors = {v.id: v for v in vendors}
+        self._patterns = patterns
+        self._by_name: dict[str, list[_Pattern]] = {}
+        self._by_shape: list[_Pattern] = []
+        self._by_value: list[_Pattern] = []
+        for p in patterns:
+            if p.name is not None:
+                self._by_name.setdefault(p.name, []).append(p)
+            elif p.prefix is not None or p.pattern is not None:
+                self._by_shape.append(p)
+            else:
+                self._by_value.append(p)
+        self._tokens = frozenset(tokens)
+
+    def cookie_classes(self) -> set[str]:
+        """What a rule's `match.cookie` may say."""
+        return set(COOKIE_CLASSES) | set(self.vendors)
+
+    def classify(self, name: str, value: str) -> Classification | None:
+        value = value.strip('"')
+        for p in self._by_name.get(name, ()):
+            if p.matches(name, value):
+                return Classification(p.vendor, True, "name", p.decoder)
+        for p in self._by_shape:
+            if p.matches(name, value):
+                return Classification(p.vendor, True, "name", p.decoder)
+        for p in self._by_value:
+            if p.value.search(value):  # type: ignore[union-attr]
+                return Classification(p.vendor, True, "value", p.decoder)
+        if self._looks_like_affinity(name):
+            return Classification(None, True, "heuristic", None)
+        return None
+
+    @functools.lru_cache(maxsize=4096)
+    def _looks_like_affinity(self, name: str) -> bool:
+        words = {w.lower() for w in _WORDS.findall(name)}
+        return bool(words & self._tokens)
+
+    def decoder_names(self) -> set[str]:
+        return {p.decoder for p in self._patterns if p.decoder}
+
+
+def apply(catalog: Catalog, obs: Any) -> None:
+    """Classify a cookie observation in place and decode its value when a decoder applies."""
+    found = catalog.classify(obs.name, obs.value)
+    if found is None:
+        return
+    obs.affinity = found.affinity
+    obs.classified_by = found.by
+    if found.vendor is not None:
+        obs.vendor = found.vendor.id
+        obs.vendor_name = found.vendor.name
+    if found.decoder:
+        obs.decoded = decoders.DECODERS[found.decoder](obs.name, obs.value)
+
+
+def load(directories: list[Path]) -> Catalog:
+    """The catalog of the first folder, extended (vendor ids replaced) by later folders' catalogs."""
+    vendors: dict[str, dict] = {}
+    tokens: set[str] = set()
+    problems: list[str] = []
+    for directory in directories:
+        path = directory / rule_data.CATALOG_FILE
+        if not path.is_file():
+            continue
+        data, found = rule_data.load_yaml(path)
+        found = found or rule_data.validate(path, data, "catalog")
+        if not found:
+            found = _check_decoders(path, data)
+        if found:
+            problems += found
+            continue
+        for v in data["vendors"]:
+            vendors[str(v["id"])] = rule_data.plain(v)
+        tokens |= {str(t) for t in data["heuristic"]["tokens"]}
+    if problems:
+        raise rule_data.RuleFileError(problems)
+    return _build(list(vendors.values()), tokens)
+
+
+def _check_decoders(path: Path, data: Any) -> list[str]:
+    problems = []
+    for i, vendor in enumerate(data["vendors"]):
+        for j, cookie in enumerate(vendor["cookies"]):
+            name = cookie.get("decoder")
+            if name is not None and name not in decoders.DECODERS:
+                line = rule_data.line_of(data, ["vendors", i, "cookies", j, "decoder"])
+                known = ", ".join(sorted(decoders.DECODERS))
+                problems.append(
+                    f"{path}:{line}: vendors/{i}/cookies/{j}/decoder: no decoder {name!r} (known: {known})"
+                )
+    return problems
+
+
+def _build(vendor_data: list[dict], tokens: set[str]) -> Catalog:
+    vendors, patterns = [], []
+    for v in vendor_data:
+        vendor = Vendor(v["id"], v["name"], bool(v.get("managed", False)), tuple(v["references"]))
+        vendors.append(vendor)
+        for c in v["cookies"]:
+            patterns.append(
+                _Pattern(
+                    vendor=vendor,
+                    name=c.get("name"),
+                    prefix=c.get("prefix"),
+                    pattern=re.compile(c["pattern"]) if "pattern" in c else None,
+                    value=re.compile(c["value"]) if "value" in c else None,
+                    decoder=c.get("decoder"),
+                )
+            )
+    return Catalog(vendors, patterns, tokens)

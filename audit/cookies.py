@@ -1,0 +1,286 @@
+"""A cookie observation: one Set-Cookie line as a browser would store it.
+
+Parsing uses mitmproxy's cookie parser on one header line at a time (a browser takes one cookie
+per Set-Cookie line; mitmproxy's Set-Cookie parser would split values at commas). Attribute names
+are normalised to lower case and the last occurrence wins (RFC 6265 §5.3). Lifetime follows
+RFC 6265 §5.2.1-5.2.2: Max-Age wins over Expires, and Expires counts from the response's Date.
+Registrable domains come from tldextract's bundled public suffix list, never from the network.
+"""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import functools
+import ipaddress
+import re
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import tldextract
+from mitmproxy.net.http import cookies as mitm_cookies
+
+from audit.sources import Exchange
+
+# RFC 6265bis "Cookie Lifetime Limits": user agents cap lifetimes at 400 days.
+MAX_LIFETIME_CAP = 400 * 24 * 3600
+
+FLAG_ATTRIBUTES = frozenset({"secure", "httponly", "partitioned"})
+SAMESITE_VALUES = frozenset({"strict", "lax", "none"})
+
+
+@dataclasses.dataclass
+class CookieObservation:
+    name: str
+    value: str
+    attributes: dict[str, Any]
+    set_cookie: str
+    url: str
+    scheme: str
+    host: str
+    site: str
+    top_level_site: str | None
+    third_party: bool | None
+    lifetime_seconds: int | None
+    domain_scope: str
+    samesite: str
+    prefix_problems: list[str]
+    source: str
+    place: str
+    # Filled in by the catalog and its decoders.
+    vendor: str | None = None
+    vendor_name: str | None = None
+    affinity: bool = False
+    classified_by: str | None = None
+    decoded: dict[str, Any] | None = None
+
+    @property
+    def persistent(self) -> bool:
+        return self.lifetime_seconds is not None and self.lifetime_seconds > 0
+
+    @property
+    def deletes(self) -> bool:
+        """A Set-Cookie that removes the cookie (Max-Age<=0 or Expires in the past)."""
+        return self.lifetime_seconds is not None and self.lifetime_seconds <= 0
+
+    @property
+    def effective_lifetime_seconds(self) -> int | None:
+        if self.lifetime_seconds is None:
+            return None
+        return min(self.lifetime_seconds, MAX_LIFETIME_CAP)
+
+
+def observe(exchange: Exchange, now: float | None = None) -> list[CookieObservation]:
+    """Every cookie the exchange's response sets."""
+    lines = exchange.set_cookie_lines()
+    if not lines:
+        return []
+    parts = urlsplit(exchange.url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    site = registrable_domain(host)
+    top_site = None
+    if exchange.top_level_url:
+        top_site = registrable_domain(urlsplit(exchange.top_level_url).hostname or "")
+    date = exchange.response_header("date")
+    reference = parse_cookie_date(date) if date else None
+    if reference is None:
+        reference = exchange.timestamp if exchange.timestamp is not None else (now or time.time())
+    out = []
+    for line in lines:
+        parsed = parse_set_cookie(line)
+        if parsed is None:
+            continue
+        name, value, attrs = parsed
+        domain = attrs.get("domain")
+        out.append(
+            CookieObservation(
+                name=name,
+                value=value,
+                attributes=attrs,
+                set_cookie=line,
+                url=exchange.url,
+                scheme=scheme,
+                host=host,
+                site=site,
+                top_level_site=top_site or None,
+                third_party=(site != top_site) if top_site else None,
+                lifetime_seconds=lifetime(attrs, reference),
+                domain_scope=domain_scope(host, domain),
+                samesite=samesite_state(attrs),
+                prefix_problems=prefix_problems(name, attrs, scheme),
+                source=exchange.source,
+                place=exchange.place,
+            )
+        )
+    return out
+
+
+def parse_set_cookie(line: str) -> tuple[str, str, dict[str, Any]] | None:
+    """(name, value, attributes) of one Set-Cookie line, or None when a browser would ignore it."""
+    pairs = mitm_cookies.parse_cookie_header(line.strip())
+    if not pairs:
+        return None
+    name, value = pairs[0][0].strip(), pairs[0][1].strip()
+    if not name and not value:
+        return None
+    attrs: dict[str, Any] = {}
+    for key, val in pairs[1:]:
+        key = key.strip().lower()
+        if not key:
+            continue
+        if key in FLAG_ATTRIBUTES:
+            attrs[key] = True
+        elif key == "domain":
+            domain = val.strip().lstrip(".").lower()
+            if domain:  # an empty Domain is ignored (RFC 6265 §5.2.3)
+                attrs[key] = domain
+        else:
+            attrs[key] = val.strip()
+    return name, value, attrs
+
+
+def lifetime(attrs: dict[str, Any], reference: float) -> int | None:
+    """Seconds from `reference` until expiry, or None for a session cookie."""
+    max_age = attrs.get("max-age")
+    if isinstance(max_age, str) and re.fullmatch(r"-?\d+", max_age):
+        return max(int(max_age), 0)
+    expires = attrs.get("expires")
+    if isinstance(expires, str):
+        when = parse_cookie_date(expires)
+        if when is not None:
+            return max(int(when - reference), 0)
+    return None
+
+
+_DELIMITERS = re.compile(r"[\x09\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def parse_cookie_date(text: str) -> float | None:
+    """RFC 6265 §5.1.1, the lenient algorithm browsers use (RFC 1123, RFC 850, asctime, ...)."""
+    hms = day = month = year = None
+    for token in _DELIMITERS.split(text):
+        if not token:
+            continue
+        if hms is None:
+            m = re.match(r"(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\D|$)", token)
+            if m:
+                hms = tuple(int(g) for g in m.groups())
+                continue
+        if day is None:
+            m = re.match(r"(\d{1,2})(?:\D|$)", token)
+            if m:
+                day = int(m.group(1))
+                continue
+        if month is None and token[:3].lower() in _MONTHS:
+            month = _MONTHS.index(token[:3].lower()) + 1
+            continue
+        if year is None:
+            m = re.match(r"(\d{2,4})(?:\D|$)", token)
+            if m:
+                year = int(m.group(1))
+                continue
+    if None in (hms, day, month, year):
+        return None
+    if 70 <= year <= 99:
+        year += 1900
+    elif 0 <= year <= 69:
+        year += 2000
+    h, mi, s = hms  # type: ignore[misc]
+    if not (1 <= day <= 31 and year >= 1601 and h <= 23 and mi <= 59 and s <= 59):
+        return None
+    try:
+        return float(calendar.timegm((year, month, day, h, mi, s, 0, 0, 0)))
+    except (OverflowError, ValueError):
+        return None
+
+
+def samesite_state(attrs: dict[str, Any]) -> str:
+    value = attrs.get("samesite")
+    if value is None:
+        return "missing"
+    value = str(value).lower()
+    return value if value in SAMESITE_VALUES else "invalid"
+
+
+def domain_scope(host: str, domain: str | None) -> str:
+    """How far the Domain attribute widens the cookie (RFC 6265 §5.3 steps 4-6, 6265bis step 9-10).
+
+    host-only: no Domain; host: Domain is the host itself (still sent to its subdomains);
+    parent: a parent below the registrable domain; registrable: the registrable domain (every
+    subdomain of the site); public-suffix / foreign: browsers reject the cookie.
+    """
+    if not domain:
+        return "host-only"
+    if domain != host and is_public_suffix(domain):
+        return "public-suffix"
+    if _is_ip(host):
+        return "host" if domain == host else "foreign"
+    if domain != host and not host.endswith("." + domain):
+        return "foreign"
+    if domain == registrable_domain(host):
+        return "registrable"
+    return "host" if domain == host else "parent"
+
+
+def prefix_problems(name: str, attrs: dict[str, Any], scheme: str) -> list[str]:
+    """What a cookie-name prefix requires and this Set-Cookie lacks (6265bis, matched case-insensitively)."""
+    lower = name.lower()
+    problems = []
+    if lower.startswith(("__secure-", "__host-", "__http-")):
+        if not attrs.get("secure"):
+            problems.append("lacks Secure")
+        if scheme != "https":
+            problems.append("is set over plain HTTP")
+    if lower.startswith("__host-"):
+        if "domain" in attrs:
+            problems.append("has a Domain attribute")
+        if attrs.get("path") != "/":
+            problems.append("does not have Path=/")
+    if lower.startswith(("__http-", "__host-http-")) and not attrs.get("httponly"):
+        problems.append("lacks HttpOnly")
+    return problems
+
+
+@functools.cache
+def _extractor() -> tldextract.TLDExtract:
+    # suffix_list_urls=() and no cache: the snapshot bundled with tldextract, never a download.
+    return tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+    )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def registrable_domain(host: str) -> str:
+    """The registrable domain (eTLD+1) of a host; IP addresses and bare names stand for themselves."""
+    host = host.lower().rstrip(".")
+    if not host or _is_ip(host):
+        return host
+    parts = _extractor()(host)
+    if parts.domain and parts.suffix:
+        return f"{parts.domain}.{parts.suffix}"
+    if not parts.suffix and "." in host:
+        # The list's implicit "*" rule: an unlisted top-level label is a public suffix.
+        return ".".join(host.split(".")[-2:])
+    return host
+
+
+@functools.lru_cache(maxsize=4096)
+def is_public_suffix(domain: str) -> bool:
+    domain = domain.lower().rstrip(".")
+    if _is_ip(domain):
+        return False
+    parts = _extractor()(domain)
+    if not parts.suffix:
+        return "." not in domain  # the implicit "*" rule
+    return not parts.domain

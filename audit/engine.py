@@ -1,0 +1,270 @@
+"""Observations x rules -> findings, and the cookie inventory, folded into one Report.
+
+`Audit` is fed exchanges one at a time (so a capture of any size streams through it) and keeps
+only the inventory and the consolidated findings: one finding per rule, host and cookie name,
+with an instance count and the distinct decoded evidence, as Burp consolidates passive issues.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
+from audit import catalog as catalog_mod
+from audit import cookies
+from audit import decoders
+from audit.catalog import Catalog
+from audit.conditions import CONDITIONS
+from audit.conditions import Settings
+from audit.findings import Finding
+from audit.findings import InputError
+from audit.findings import Report
+from audit.rules import Rule
+from audit.sources import Exchange
+
+MAX_EVIDENCE = 10  # distinct decoded values kept per finding
+
+
+class _CompiledRule:
+    __slots__ = ("rule", "checks")
+
+    def __init__(self, rule: Rule):
+        self.rule = rule
+        self.checks = tuple((CONDITIONS[op], arg) for op, arg in rule.conditions)
+
+    def applies_to(self, obs: cookies.CookieObservation) -> bool:
+        kind = self.rule.cookie
+        if kind == "any":
+            return True
+        if kind == "affinity":
+            return obs.affinity
+        if kind == "other":
+            return not obs.affinity
+        return obs.vendor == kind
+
+
+class Audit:
+    def __init__(
+        self,
+        rules: list[Rule],
+        catalog: Catalog,
+        settings: Settings = Settings(),
+        show_values: bool = False,
+    ):
+        self.rules = rules
+        self.catalog = catalog
+        self.settings = settings
+        self.show_values = show_values
+        self._compiled = [_CompiledRule(r) for r in rules]
+        self._inventory: dict[tuple[str, str], dict[str, Any]] = {}
+        self._findings: dict[tuple[str, str, str], Finding] = {}
+
+    def add(self, exchange: Exchange) -> None:
+        for obs in cookies.observe(exchange):
+            self.add_observation(obs)
+
+    def add_observation(self, obs: cookies.CookieObservation) -> list[Rule]:
+        if obs.deletes:
+            return []  # a browser stores nothing, so there is nothing to judge
+        catalog_mod.apply(self.catalog, obs)
+        fired = self.judge(obs)
+        row = self._inventory_row(obs)
+        for rule in fired:
+            if rule.id not in row["rules"]:
+                row["rules"].append(rule.id)
+            self._add_finding(rule, obs)
+        return fired
+
+    def judge(self, obs: cookies.CookieObservation) -> list[Rule]:
+        """The rules that fire for one classified observation."""
+        settings = self.settings
+        return [
+            c.rule
+            for c in self._compiled
+            if c.applies_to(obs) and all(check(obs, arg, settings) for check, arg in c.checks)
+        ]
+
+    def _inventory_row(self, obs: cookies.CookieObservation) -> dict[str, Any]:
+        key = (obs.host, obs.name)
+        row = self._inventory.get(key)
+        if row is not None:
+            row["seen"] += 1
+            return row
+        attrs = obs.attributes
+        row = {
+            "host": obs.host,
+            "site": obs.site,
+            "name": obs.name,
+            "vendor": obs.vendor,
+            "vendor_name": obs.vendor_name,
+            "affinity": obs.affinity,
+            "classified_by": obs.classified_by,
+            "attributes": {
+                "secure": bool(attrs.get("secure")),
+                "httponly": bool(attrs.get("httponly")),
+                "samesite": attrs.get("samesite"),
+                "partitioned": bool(attrs.get("partitioned")),
+                "domain": attrs.get("domain"),
+                "path": attrs.get("path"),
+            },
+            "domain_scope": obs.domain_scope,
+            "lifetime_seconds": obs.lifetime_seconds,
+            "effective_lifetime_seconds": obs.effective_lifetime_seconds,
+            "party": {True: "third", False: "first", None: "unknown"}[obs.third_party],
+            "top_level_site": obs.top_level_site,
+            "decoded": _public_decoded(obs.decoded),
+            "set_by": safe_url(obs.url),
+            "first_seen": f"{obs.source}: {obs.place}",
+            "seen": 1,
+            "rules": [],
+        }
+        if self.show_values:
+            row["value"] = obs.value
+        self._inventory[key] = row
+        return row
+
+    def _add_finding(self, rule: Rule, obs: cookies.CookieObservation) -> None:
+        key = (rule.id, obs.host, obs.name)
+        evidence = _evidence(obs, self.show_values)
+        finding = self._findings.get(key)
+        if finding is not None:
+            finding.count += 1
+            if evidence and evidence not in finding.evidence and len(finding.evidence) < MAX_EVIDENCE:
+                finding.evidence.append(evidence)
+            return
+        self._findings[key] = Finding(
+            rule=rule.id,
+            name=rule.name,
+            title=rule.title,
+            severity=rule.severity,
+            confidence=rule.confidence,
+            cwe=list(rule.cwe),
+            basis=[dict(b) for b in rule.basis],
+            references=list(rule.references),
+            host=obs.host,
+            site=obs.site,
+            cookie=obs.name,
+            vendor=obs.vendor,
+            message=rule.message.format_map(self._message_fields(obs)),
+            remediation=rule.remediation,
+            url=safe_url(obs.url),
+            source=obs.source,
+            place=obs.place,
+            evidence=[evidence] if evidence else [],
+        )
+
+    def _message_fields(self, obs: cookies.CookieObservation) -> dict[str, str]:
+        return {
+            "cookie": obs.name,
+            "vendor": obs.vendor_name or ("an unidentified" if obs.affinity else "a"),
+            "host": obs.host,
+            "site": obs.site,
+            "url": safe_url(obs.url),
+            "decoded": decoders.describe(obs.decoded) or "nothing",
+            "lifetime": human_duration(obs.lifetime_seconds),
+            "domain": obs.attributes.get("domain") or obs.host,
+            "samesite": str(obs.attributes.get("samesite") or "missing"),
+            "budget": human_duration(self.settings.max_lifetime_seconds),
+            "prefix_problems": ", ".join(obs.prefix_problems) or "nothing",
+        }
+
+    def report(
+        self,
+        inputs: list[dict[str, Any]],
+        errors: Iterable[InputError],
+        generated_at: str,
+        tool: dict[str, str],
+    ) -> Report:
+        findings = sorted(self._findings.values(), key=Finding.sort_key)
+        inventory = sorted(self._inventory.values(), key=lambda r: (r["site"], r["host"], r["name"]))
+        return Report(
+            tool=tool,
+            generated_at=generated_at,
+            inputs=inputs,
+            rules=[r.describe() for r in self.rules],
+            cookies=inventory,
+            findings=findings,
+            errors=list(errors),
+            show_values=self.show_values,
+        )
+
+
+def _public_decoded(decoded: dict[str, Any] | None) -> dict[str, Any] | None:
+    return dict(decoded) if decoded else None
+
+
+def _evidence(obs: cookies.CookieObservation, show_values: bool) -> dict[str, Any]:
+    evidence: dict[str, Any] = {}
+    if obs.decoded:
+        evidence["decoded"] = dict(obs.decoded)
+        evidence["summary"] = decoders.describe(obs.decoded)
+    if show_values:
+        evidence["set_cookie"] = obs.set_cookie
+    return evidence
+
+
+def safe_url(url: str) -> str:
+    """The URL without query and fragment, which may carry tokens of their own."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
+
+
+def human_duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "session"
+    units = (("years", 365 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60))
+    for name, size in units:
+        if seconds >= size:
+            amount = seconds / size
+            text = f"{amount:.1f}".rstrip("0").rstrip(".")
+            return f"{text} {name if text != '1' else name[:-1]}"
+    return f"{seconds} seconds" if seconds != 1 else "1 second"
+
+
+@dataclasses.dataclass
+class ExampleResult:
+    """How a rule's own example behaved: did the rule fire as the example says it must?"""
+
+    rule: str
+    kind: str  # "match" or "no_match"
+    index: int
+    fired: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.fired == (self.kind == "match")
+
+
+def run_examples(rules: list[Rule], catalog: Catalog, settings: Settings = Settings()) -> list[ExampleResult]:
+    """Judge every rule's examples as cookies of their own, with the whole rule set loaded."""
+    results = []
+    for rule in rules:
+        for kind in ("match", "no_match"):
+            for index, example in enumerate(rule.examples[kind]):
+                audit = Audit(rules, catalog, settings)
+                headers = [("Set-Cookie", example["set_cookie"])]
+                if "date" in example:
+                    headers.append(("Date", example["date"]))
+                exchange = Exchange(
+                    url=example["url"],
+                    method="GET",
+                    status=200,
+                    request_headers=[],
+                    response_headers=headers,
+                    timestamp=None,
+                    top_level_url=example.get("top_level_url", example["url"]),
+                    source=rule.path,
+                    place=f"tests/{kind}/{index}",
+                )
+                fired = any(
+                    rule.id in {r.id for r in audit.add_observation(obs)}
+                    for obs in cookies.observe(exchange)
+                )
+                results.append(ExampleResult(rule.id, kind, index, fired))
+    return results

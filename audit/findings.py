@@ -1,0 +1,109 @@
+"""Finding and Report records, the severity ranking, and fingerprints.
+
+Every report format consumes `Report.as_dict()`, so the formats cannot disagree about content.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+CONFIDENCES = ("low", "medium", "high")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclasses.dataclass
+class Finding:
+    """One rule that fired for one cookie on one host, with every instance folded in."""
+
+    rule: str
+    name: str
+    title: str
+    severity: str
+    confidence: str
+    cwe: list[str]
+    basis: list[dict[str, str]]
+    references: list[str]
+    host: str
+    site: str
+    cookie: str
+    vendor: str | None
+    message: str
+    remediation: str
+    url: str
+    source: str
+    place: str
+    evidence: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    count: int = 1
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across runs and captures: rule, registrable domain and cookie name."""
+        key = f"{self.rule}\x00{self.site}\x00{self.cookie}"
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def sort_key(self) -> tuple:
+        return (-severity_rank(self.severity), self.rule, self.host, self.cookie)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["fingerprint"] = self.fingerprint
+        return d
+
+
+@dataclasses.dataclass
+class InputError:
+    """A capture that could not be read whole: which file, where, and what was wrong."""
+
+    input: str
+    place: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.input}: {self.place}" if self.place else self.input
+        return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Report:
+    """Everything a report format renders. Built by the engine; formats never add facts."""
+
+    tool: dict[str, str]
+    generated_at: str
+    inputs: list[dict[str, Any]]
+    rules: list[dict[str, Any]]
+    cookies: list[dict[str, Any]]
+    findings: list[Finding]
+    errors: list[InputError]
+    show_values: bool = False
+
+    def summary(self) -> dict[str, int]:
+        counts = {s: 0 for s in SEVERITIES}
+        for f in self.findings:
+            counts[f.severity] += 1
+        return counts
+
+    def worst(self) -> str | None:
+        if not self.findings:
+            return None
+        return max((f.severity for f in self.findings), key=severity_rank)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "generated_at": self.generated_at,
+            "inputs": self.inputs,
+            "rules": self.rules,
+            "summary": self.summary(),
+            "cookies": self.cookies,
+            "findings": [f.as_dict() for f in self.findings],
+            "errors": [e.as_dict() for e in self.errors],
+        }

@@ -1,0 +1,526 @@
+"""Read captures: HAR 1.2, mitmproxy flow files, and raw Set-Cookie header text.
+
+The kind is detected by content, not by file name. Every reader yields `Exchange` records, one
+per HTTP response, and streams where the format allows it (flow files are read flow by flow).
+When a capture is damaged midway, everything read before the damage is still yielded and the
+damage is recorded in `Capture.errors` as file, place (entry index, byte offset, line) and reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Callable
+from collections.abc import Iterator
+from datetime import datetime
+from typing import BinaryIO
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
+
+from audit.findings import InputError
+
+DEFAULT_URL = "https://example.test/"
+
+Progress = Callable[[int], None]
+
+
+@dataclasses.dataclass
+class Exchange:
+    """One HTTP response and what a cookie audit needs of its request."""
+
+    url: str
+    method: str
+    status: int | None
+    request_headers: list[tuple[str, str]]
+    response_headers: list[tuple[str, str]]
+    timestamp: float | None
+    top_level_url: str | None
+    source: str
+    place: str
+    server_ip: str | None = None
+
+    def response_header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.response_headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def request_header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.request_headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def set_cookie_lines(self) -> list[str]:
+        lines = []
+        for k, v in self.response_headers:
+            if k.lower() == "set-cookie":
+                # Some HAR writers fold several Set-Cookie headers into one value with newlines.
+                lines.extend(part for part in v.split("\n") if part.strip())
+        return lines
+
+
+class CaptureError(Exception):
+    """The input cannot be read at all (missing file, not a capture)."""
+
+    def __init__(self, error: InputError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Damaged(Exception):
+    """Raised inside a reader when the rest of the capture cannot be read."""
+
+    def __init__(self, place: str, message: str):
+        super().__init__(message)
+        self.place = place
+        self.message = message
+
+
+@dataclasses.dataclass
+class Capture:
+    """An opened input. Iterate `exchanges()` once; then `errors` lists any damage found."""
+
+    name: str
+    kind: str
+    size: int | None
+    _stream: BinaryIO
+    _reader: Callable[[Capture], Iterator[Exchange]]
+    url: str = DEFAULT_URL
+    progress: Progress | None = None
+    errors: list[InputError] = dataclasses.field(default_factory=list)
+    exchanges_read: int = 0
+    _hash: hashlib._Hash = dataclasses.field(default_factory=hashlib.sha256)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def exchanges(self) -> Iterator[Exchange]:
+        try:
+            for exchange in self._reader(self):
+                self.exchanges_read += 1
+                yield exchange
+        except _Damaged as e:
+            self.errors.append(InputError(self.name, e.place, e.message))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        _close(self._stream)
+
+    def record(self, place: str, message: str) -> None:
+        """Note damage that a reader could step over."""
+        self.errors.append(InputError(self.name, place, message))
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._hash.update(data)
+        if self.progress and data:
+            self.progress(len(data))
+        return data
+
+    def describe(self) -> dict:
+        return {
+            "path": self.name,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "exchanges": self.exchanges_read,
+        }
+
+
+def open_capture(
+    path: str, url: str = DEFAULT_URL, progress: Progress | None = None
+) -> Capture:
+    """Open `path` (or `-` for stdin) and detect its kind from the first bytes."""
+    if path == "-":
+        name, stream, size = "<stdin>", sys.stdin.buffer, None
+    else:
+        name = path
+        try:
+            stream = open(path, "rb")
+        except OSError as e:
+            raise CaptureError(InputError(path, "", e.strerror or str(e))) from e
+        size = _size(stream)
+    head = _peek(stream, 64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        _close(stream)
+        raise CaptureError(InputError(name, "", "the input is empty"))
+    if head.startswith(b"{"):
+        kind, reader = "har", _read_har
+    elif re.match(rb"\d{1,12}:", head):
+        kind, reader = "flows", _read_flows
+    elif b"\x00" in _peek(stream, 4096) or not _is_text(_peek(stream, 4096)):
+        _close(stream)
+        raise CaptureError(
+            InputError(
+                name,
+                "byte 0",
+                "not a capture: expected a HAR file, a mitmproxy flow file or Set-Cookie header text",
+            )
+        )
+    else:
+        kind, reader = "headers", _read_headers
+    return Capture(name, kind, size, stream, reader, url=url, progress=progress)
+
+
+def _close(stream: BinaryIO) -> None:
+    if stream is not sys.stdin.buffer:
+        stream.close()
+
+
+def _size(stream: BinaryIO) -> int | None:
+    try:
+        size = stream.seek(0, 2)
+        stream.seek(0)
+        return size
+    except OSError:
+        return None
+
+
+def _peek(stream: BinaryIO, n: int) -> bytes:
+    try:
+        return stream.peek(n)[:n]  # type: ignore[attr-defined]
+    except AttributeError:
+        pos = stream.tell()
+        data = stream.read(n)
+        stream.seek(pos)
+        return data
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # A multi-byte character cut by the peek window is still text.
+        return e.start >= len(data) - 3
+    return True
+
+
+# --- HAR -------------------------------------------------------------------------------------
+
+_ENTRIES = re.compile(rb'"entries"\s*:\s*\[')
+_PAGES = re.compile(rb'"pages"\s*:\s*\[')
+
+
+def _read_har(capture: Capture) -> Iterator[Exchange]:
+    raw = capture.read()
+    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        # Cut off or damaged: salvage the pages and entries that parse, in order.
+        yield from _salvage_har(capture, text, e)
+        return
+    if not isinstance(doc, dict) or not isinstance(doc.get("log"), dict):
+        raise _Damaged("top level", 'JSON but not a HAR file: no "log" object')
+    log = doc["log"]
+    entries = log.get("entries")
+    if not isinstance(entries, list):
+        raise _Damaged("log", 'not a HAR file: "log.entries" is missing or not a list')
+    pages = _page_urls(log.get("pages") or [])
+    for index, entry in enumerate(entries):
+        try:
+            yield _har_entry(capture, entry, index, pages)
+        except _Damaged as e:
+            capture.record(e.place, e.message)
+
+
+def _salvage_har(capture: Capture, text: str, error: json.JSONDecodeError) -> Iterator[Exchange]:
+    decoder = json.JSONDecoder()
+    byte_at = len(text[: error.pos].encode("utf-8"))
+    pages: dict[str, str] = {}
+    m = re.search(_PAGES.pattern.decode(), text)
+    if m:
+        page_list, _ = _decode_array(decoder, text, m.end())
+        pages = _page_urls(page_list)
+    m = re.search(_ENTRIES.pattern.decode(), text)
+    if not m:
+        raise _Damaged(f"byte {byte_at}", f"malformed JSON: {error.msg}")
+    entries, stop = _decode_array(decoder, text, m.end())
+    for index, entry in enumerate(entries):
+        try:
+            yield _har_entry(capture, entry, index, pages)
+        except _Damaged as e:
+            capture.record(e.place, e.message)
+    stop_byte = len(text[:stop].encode("utf-8"))
+    raise _Damaged(
+        f"byte {stop_byte} (entry {len(entries)})",
+        f"malformed or truncated JSON: {error.msg}; the {len(entries)} entries before it were read",
+    )
+
+
+def _decode_array(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[list, int]:
+    """Decode array items from `pos` until the first one that does not parse."""
+    items = []
+    ws = re.compile(r"[\s,]*")
+    while True:
+        pos = ws.match(text, pos).end()
+        if pos >= len(text) or text[pos] == "]":
+            return items, pos
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return items, pos
+        items.append(item)
+
+
+def _page_urls(pages: list) -> dict[str, str]:
+    """pageref -> top-level URL. Chrome and mitmproxy put the URL in the title; Firefox may not."""
+    urls = {}
+    for page in pages:
+        if isinstance(page, dict) and isinstance(page.get("id"), str):
+            title = page.get("title")
+            if isinstance(title, str) and title.startswith(("http://", "https://")):
+                urls[page["id"]] = title
+            else:
+                urls[page["id"]] = ""  # filled from the page's first entry
+    return urls
+
+
+def _har_entry(capture: Capture, entry: object, index: int, pages: dict[str, str]) -> Exchange:
+    place = f"entry {index}"
+    if not isinstance(entry, dict):
+        raise _Damaged(place, "an entry is not a JSON object")
+    request, response = entry.get("request"), entry.get("response")
+    if not isinstance(request, dict) or not isinstance(request.get("url"), str):
+        raise _Damaged(place, 'the entry has no "request.url"')
+    if not isinstance(response, dict):
+        raise _Damaged(place, 'the entry has no "response" object')
+    url = request["url"]
+    status = response.get("status")
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise _Damaged(place, f'"response.status" is not a number: {status!r}')
+    req_headers = _har_headers(request.get("headers"), place, "request")
+    resp_headers = _har_headers(response.get("headers"), place, "response")
+    if not any(k.lower() == "set-cookie" for k, _ in resp_headers):
+        # Sanitised browser exports drop the header but may keep the parsed cookies.
+        resp_headers += [("set-cookie", line) for line in _har_cookie_lines(response.get("cookies"))]
+    top = None
+    pageref = entry.get("pageref")
+    if isinstance(pageref, str) and pageref in pages:
+        if not pages[pageref]:
+            pages[pageref] = url
+        top = pages[pageref]
+    return Exchange(
+        url=url,
+        method=str(request.get("method") or "GET"),
+        status=status if status > 0 else None,
+        request_headers=req_headers,
+        response_headers=resp_headers,
+        timestamp=_iso_time(entry.get("startedDateTime")),
+        top_level_url=top or _top_level_from_headers(url, req_headers),
+        source=capture.name,
+        place=place,
+        server_ip=entry.get("serverIPAddress") or None,
+    )
+
+
+def _har_headers(headers: object, place: str, part: str) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    if not isinstance(headers, list):
+        raise _Damaged(place, f'"{part}.headers" is not a list')
+    out = []
+    for h in headers:
+        if isinstance(h, dict) and isinstance(h.get("name"), str):
+            out.append((h["name"], str(h.get("value", ""))))
+        elif isinstance(h, list | tuple) and len(h) == 2:  # Slack's [name, value] notation
+            out.append((str(h[0]), str(h[1])))
+        else:
+            raise _Damaged(place, f'a "{part}.headers" item is not a name/value pair')
+    return out
+
+
+def _har_cookie_lines(cookies: object) -> list[str]:
+    lines = []
+    for c in cookies if isinstance(cookies, list) else []:
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+            continue
+        parts = [f"{c['name']}={c.get('value', '')}"]
+        if c.get("path"):
+            parts.append(f"Path={c['path']}")
+        if c.get("domain"):
+            parts.append(f"Domain={c['domain']}")
+        expires = _iso_time(c.get("expires"))
+        if expires is not None:
+            parts.append(f"Expires={email.utils.formatdate(expires, usegmt=True)}")
+        if c.get("httpOnly"):
+            parts.append("HttpOnly")
+        if c.get("secure"):
+            parts.append("Secure")
+        if c.get("sameSite"):
+            parts.append(f"SameSite={c['sameSite']}")
+        lines.append("; ".join(parts))
+    return lines
+
+
+def _iso_time(value: object) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _top_level_from_headers(url: str, headers: list[tuple[str, str]]) -> str | None:
+    """Best guess of the top-level page when a capture does not say: a document request is its
+    own top level; a subresource's Referer names the page that embedded it."""
+    lower = {k.lower(): v for k, v in headers}
+    if lower.get("sec-fetch-dest") == "document":
+        return url
+    return lower.get("referer") or None
+
+
+# --- mitmproxy flow files ------------------------------------------------------------------
+
+
+def _read_flows(capture: Capture) -> Iterator[Exchange]:
+    from mitmproxy import http
+    from mitmproxy.flow import Flow
+    from mitmproxy.io import compat
+    from mitmproxy.io import tnetstring
+
+    reader = _CountingReader(capture)
+    index = 0
+    while True:
+        start = reader.offset
+        try:
+            state = tnetstring.load(reader)  # type: ignore[arg-type]
+        except (ValueError, TypeError, IndexError) as e:
+            if str(e) == "not a tnetstring: empty file" and reader.offset == start:
+                return
+            raise _Damaged(
+                f"byte {start} (flow {index})",
+                f"truncated or corrupt flow record ({e}); the {index} flows before it were read",
+            ) from e
+        try:
+            flow = Flow.from_state(compat.migrate_flow(state))
+        except (ValueError, KeyError, TypeError) as e:
+            raise _Damaged(f"byte {start} (flow {index})", f"unreadable flow: {e}") from e
+        index += 1
+        if isinstance(flow, http.HTTPFlow) and flow.response is not None:
+            yield _flow_exchange(capture, flow, f"flow {index - 1} (byte {start})")
+
+
+class _CountingReader:
+    """What tnetstring.load needs of a file, counting bytes for error places."""
+
+    def __init__(self, capture: Capture):
+        self.capture = capture
+        self.offset = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.capture.read(n)
+        self.offset += len(data)
+        return data
+
+
+def _flow_exchange(capture: Capture, flow, place: str) -> Exchange:
+    req, resp = flow.request, flow.response
+    req_headers = list(req.headers.items(multi=True))
+    peer = flow.server_conn.peername or flow.server_conn.address
+    return Exchange(
+        url=req.pretty_url,
+        method=req.method,
+        status=resp.status_code,
+        request_headers=req_headers,
+        response_headers=list(resp.headers.items(multi=True)),
+        timestamp=resp.timestamp_start or req.timestamp_start,
+        top_level_url=_top_level_from_headers(req.pretty_url, req_headers),
+        source=capture.name,
+        place=place,
+        server_ip=str(peer[0]) if peer else None,
+    )
+
+
+# --- raw header text ------------------------------------------------------------------------
+
+_STATUS_LINE = re.compile(r"^HTTP/\d(?:\.\d)?\s+(\d{3})\b")
+_HEADER_LINE = re.compile(r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*)$")
+_BARE_COOKIE = re.compile(r"^[^\s=;:,][^=;:]*=")
+
+
+def _read_headers(capture: Capture) -> Iterator[Exchange]:
+    """`curl -sI` dumps (several responses when redirects are followed), `Set-Cookie:` lines, or
+    bare Set-Cookie values, one per line, judged against `capture.url`."""
+    text = capture.read().decode("utf-8", errors="replace").lstrip("\ufeff")
+    url = capture.url
+    status: int | None = None
+    headers: list[tuple[str, str]] = []
+    first_line = 0
+
+    def flush() -> Exchange | None:
+        if status is None and not headers:
+            return None
+        date = next((v for k, v in headers if k.lower() == "date"), None)
+        return Exchange(
+            url=url,
+            method="GET",
+            status=status,
+            request_headers=[],
+            response_headers=list(headers),
+            timestamp=_http_date(date),
+            top_level_url=url,
+            source=capture.name,
+            place=f"line {first_line}",
+        )
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        m = _STATUS_LINE.match(line)
+        if m:
+            exchange = flush()
+            if exchange:
+                yield exchange
+                location = exchange.response_header("location")
+                if location and exchange.status and 300 <= exchange.status < 400:
+                    url = urljoin(url, location.strip())
+            status, headers, first_line = int(m.group(1)), [], number
+            continue
+        if not headers and status is None:
+            first_line = number
+        m = _HEADER_LINE.match(line)
+        if m:
+            headers.append((m.group(1), m.group(2)))
+        elif line[0] in " \t" and headers:
+            continue  # obsolete line folding of the previous header; cookies never need it
+        elif _BARE_COOKIE.match(line.strip()):
+            headers.append(("Set-Cookie", line.strip()))
+        else:
+            exchange = flush()
+            if exchange:
+                yield exchange
+            shown = line.strip()[:40]
+            raise _Damaged(
+                f"line {number}",
+                f"not a header line or a Set-Cookie value: {shown!r}",
+            )
+    exchange = flush()
+    if exchange:
+        yield exchange
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
