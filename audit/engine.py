@@ -164,10 +164,10 @@ class Audit:
             "site": obs.site,
             "url": safe_url(obs.url),
             "decoded": decoders.describe(obs.decoded) or "nothing",
-            "lifetime": human_duration(obs.lifetime_seconds),
+            "lifetime": cookies.human_duration(obs.lifetime_seconds),
             "domain": obs.attributes.get("domain") or obs.host,
             "samesite": str(obs.attributes.get("samesite") or "missing"),
-            "budget": human_duration(self.settings.max_lifetime_seconds),
+            "budget": cookies.human_duration(self.settings.max_lifetime_seconds),
             "prefix_problems": ", ".join(obs.prefix_problems) or "nothing",
         }
 
@@ -213,18 +213,6 @@ def safe_url(url: str) -> str:
     except ValueError:
         return url
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", ""))
-
-
-def human_duration(seconds: int | None) -> str:
-    if seconds is None:
-        return "session"
-    units = (("years", 365 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60))
-    for name, size in units:
-        if seconds >= size:
-            amount = seconds / size
-            text = f"{amount:.1f}".rstrip("0").rstrip(".")
-            return f"{text} {name if text != '1' else name[:-1]}"
-    return f"{seconds} seconds" if seconds != 1 else "1 second"
 
 
 @dataclasses.dataclass

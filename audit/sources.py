@@ -397,9 +397,10 @@ def _read_flows(capture: Capture) -> Iterator[Exchange]:
         except (ValueError, TypeError, IndexError) as e:
             if str(e) == "not a tnetstring: empty file" and reader.offset == start:
                 return
+            what = "the file ends inside this flow record (cut off)" if not reader.read(1) else f"corrupt flow record ({e})"
             raise _Damaged(
                 f"byte {start} (flow {index})",
-                f"truncated or corrupt flow record ({e}); the {index} flows before it were read",
+                f"{what}; the {index} flows before it were read",
             ) from e
         try:
             flow = Flow.from_state(compat.migrate_flow(state))

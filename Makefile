@@ -1,0 +1,28 @@
+# `make test` works on a fresh machine with only Python: it makes .venv and runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+# Python 3.11 gets mitmproxy 11.0.x, 3.12+ the newest 12.x (CI pins each explicitly).
+MITMPROXY ?= mitmproxy>=11.0,<13
+PYTEST_ARGS ?=
+
+STAMP := $(VENV)/.installed
+
+.PHONY: test venv bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet "$(MITMPROXY)" -e ".[test]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Not part of `make test`: a long run that prints throughput and memory ratios.
+bench: $(STAMP)
+	$(VENV)/bin/python bench/audit_throughput.py
+
+clean:
+	rm -rf .venv .venv-* build dist *.egg-info

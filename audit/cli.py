@@ -1,0 +1,281 @@
+"""The audit subcommands of `stickyguard`: `audit` and `rules`. Also `python -m audit`.
+
+Exit status: 0 when nothing is at or above --fail-on, 1 when something is (or a rule example
+misbehaves), 2 for usage errors, unreadable input and invalid rule files. Errors are one line
+each, naming the file and the place; never a traceback for a user mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import re
+import sys
+import time
+from datetime import datetime
+from datetime import timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tabulate import tabulate
+from tabulate import tabulate_formats
+
+import audit
+from audit import catalog as catalog_mod
+from audit import engine
+from audit import rules as rule_data
+from audit import sources
+from audit.conditions import DEFAULT_MAX_LIFETIME
+from audit.conditions import Settings
+from audit.findings import SEVERITIES
+from audit.findings import InputError
+from audit.findings import severity_rank
+from audit.report import FORMATS
+from audit.report import table_format
+
+PROG = "stickyguard"
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller captures read too fast for a bar to help
+
+
+class UsageError(Exception):
+    pass
+
+
+def duration(text: str) -> int:
+    """`3600`, `90s`, `30m`, `24h`, `7d`, `1y` -> seconds."""
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdy]?)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 3600, 30m, 24h or 7d)")
+    factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "y": 365 * 86400}[m.group(2)]
+    return int(m.group(1)) * factor
+
+
+def http_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL with a host: {text!r}")
+    return text
+
+
+def table_style(text: str) -> str:
+    if text not in tabulate_formats:
+        raise argparse.ArgumentTypeError(
+            f"unknown table format {text!r}; choose from {', '.join(sorted(tabulate_formats))}"
+        )
+    return text
+
+
+def rules_dir(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"not a folder: {text}")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Audit the affinity cookies that sites and load balancers set.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {audit.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("audit", help="audit captures (HAR, mitmproxy flows, Set-Cookie headers)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="a HAR file, a mitmproxy flow file (mitmdump -w), or Set-Cookie header "
+                        "text such as `curl -sI` output; - reads stdin")
+    p.add_argument("-f", "--format", choices=sorted(FORMATS), default="table",
+                   help="report format (default: table)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--fail-on", choices=[*SEVERITIES, "none"], default="low",
+                   help="exit 1 when a finding is at or above this severity (default: low)")
+    p.add_argument("--rules", action="append", type=rules_dir, default=[], metavar="DIR",
+                   help="more rules: a folder of rule files (and optionally affinity-cookies.yaml); "
+                        "a rule with an existing id replaces it; repeatable")
+    p.add_argument("--only-rules", action="store_true",
+                   help="use only the rules from --rules, not the built-in ones")
+    p.add_argument("--url", type=http_url, default=sources.DEFAULT_URL,
+                   help=f"URL that header text was fetched from (default: {sources.DEFAULT_URL})")
+    p.add_argument("--max-lifetime", type=duration, default=DEFAULT_MAX_LIFETIME, metavar="DURATION",
+                   help="longest lifetime an affinity cookie may ask for before SG302 fires (default: 24h)")
+    p.add_argument("--show-values", action="store_true",
+                   help="put raw cookie values in the report (they are left out by default)")
+    p.add_argument("--table-format", type=table_style, default=table_format.DEFAULT_TABLE_FORMAT,
+                   metavar="STYLE", help="any tabulate table format for --format table (default: simple)")
+    p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+    r = sub.add_parser("rules", help="list or validate rules")
+    rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    lst = rsub.add_parser("list", help="list the rules")
+    lst.add_argument("--rules", action="append", type=rules_dir, default=[], metavar="DIR")
+    lst.add_argument("--only-rules", action="store_true")
+    lst.add_argument("-f", "--format", choices=["table", "markdown", "json"], default="table")
+    val = rsub.add_parser("validate", help="check rule files against the schema and run their examples")
+    val.add_argument("directory", nargs="?", type=rules_dir, default=None, metavar="DIR",
+                     help="a rules folder (default: the built-in rules)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "audit":
+            return run_audit(args)
+        if args.rules_command == "list":
+            return run_rules_list(args)
+        return run_rules_validate(args)
+    except rule_data.RuleFileError as e:
+        for problem in e.problems:
+            _error(problem)
+        return 2
+    except UsageError as e:
+        _error(str(e))
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+
+
+def _error(text: str) -> None:
+    print(f"{PROG}: error: {text}", file=sys.stderr)
+
+
+def _rule_dirs(extra: list[Path], only: bool) -> list[Path]:
+    if only and not extra:
+        raise UsageError("--only-rules needs at least one --rules DIR")
+    return extra if only else [rule_data.RULES_DIR, *extra]
+
+
+def load(extra: list[Path], only: bool) -> tuple[list[rule_data.Rule], catalog_mod.Catalog]:
+    dirs = _rule_dirs(extra, only)
+    catalog = catalog_mod.load([rule_data.RULES_DIR, *extra])
+    return rule_data.load_rules(dirs, catalog.cookie_classes()), catalog
+
+
+def generated_at() -> str:
+    """Now, or SOURCE_DATE_EPOCH when set, for reproducible reports."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch and epoch.isdigit() else datetime.now(timezone.utc)
+    return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    if args.inputs.count("-") > 1:
+        raise UsageError("stdin (-) can be read only once")
+    rules, catalog = load(args.rules, args.only_rules)
+    auditor = engine.Audit(rules, catalog, Settings(args.max_lifetime), show_values=args.show_values)
+    inputs, errors = [], []
+    for path in args.inputs:
+        bar = _progress_bar(path) if not args.no_progress else None
+        try:
+            capture = sources.open_capture(path, url=args.url, progress=bar)
+        except sources.CaptureError as e:
+            errors.append(e.error)
+            continue
+        for exchange in capture.exchanges():
+            auditor.add(exchange)
+        if bar:
+            bar.done()
+        inputs.append(capture.describe())
+        errors.extend(capture.errors)
+    for error in errors:
+        _error(str(error))
+    report = auditor.report(
+        inputs, errors, generated_at(), {"name": PROG, "version": audit.__version__}
+    )
+    render = FORMATS[args.format]
+    if args.format == "table":
+        render = functools.partial(table_format.render, tablefmt=args.table_format)
+    text = render(report)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"{args.output}: cannot write the report: {e.strerror or e}") from e
+        print(f"{PROG}: wrote {args.output}: {len(report.findings)} findings", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    if errors:
+        return 2
+    worst = report.worst()
+    if worst is not None and args.fail_on != "none" and severity_rank(worst) >= severity_rank(args.fail_on):
+        return 1
+    return 0
+
+
+def run_rules_list(args: argparse.Namespace) -> int:
+    rules, _ = load(args.rules, args.only_rules)
+    if args.format == "json":
+        print(json.dumps([r.describe() | {"match": r.cookie} for r in rules], indent=2))
+        return 0
+    rows = [[r.id, r.severity, r.cookie, r.title, ", ".join(r.cwe)] for r in rules]
+    fmt = "github" if args.format == "markdown" else "simple"
+    print(tabulate(rows, headers=["Rule", "Severity", "Cookies", "Title", "CWE"], tablefmt=fmt))
+    return 0
+
+
+def run_rules_validate(args: argparse.Namespace) -> int:
+    directory = args.directory or rule_data.RULES_DIR
+    extra = [] if args.directory is None else [directory]
+    catalog = catalog_mod.load([rule_data.RULES_DIR, *extra])
+    files = rule_data.rule_files(directory)
+    has_catalog = (directory / rule_data.CATALOG_FILE).is_file()
+    if not files and not has_catalog:
+        raise UsageError(f"{directory}: no rule files (*.yaml or checks/*.yaml) in this folder")
+    own = rule_data.load_rules([directory], catalog.cookie_classes())
+    # Examples run with the built-in rules beside the new ones, as an audit would run them.
+    everything = own if args.directory is None else rule_data.load_rules(
+        [rule_data.RULES_DIR, directory], catalog.cookie_classes()
+    )
+    own_ids = {r.id for r in own}
+    failed = 0
+    by_id = {r.id: r for r in everything}
+    for result in engine.run_examples(everything, catalog):
+        if result.rule in own_ids and not result.ok:
+            failed += 1
+            expected = "fire" if result.kind == "match" else "stay silent"
+            _error(f"{by_id[result.rule].path}: tests/{result.kind}/{result.index}: "
+                   f"{result.rule} should {expected} on this example but did not")
+    if failed:
+        return 1
+    what = f"{len(own)} rule{'s' if len(own) != 1 else ''}" + (" and the catalog" if has_catalog else "")
+    print(f"{directory}: {what} valid; every rule example behaves")
+    return 0
+
+
+class _ProgressBar:
+    """A one-line bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.done_bytes = 0
+        self.last = 0.0
+
+    def __call__(self, n: int) -> None:
+        self.done_bytes += n
+        now = time.monotonic()
+        if now - self.last >= 0.1:
+            self.last = now
+            share = min(self.done_bytes / self.total, 1.0)
+            bar = "#" * int(share * 30)
+            sys.stderr.write(f"\rreading [{bar:<30}] {share:5.1%}")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\r" + " " * 50 + "\r")
+        sys.stderr.flush()
+
+
+def _progress_bar(path: str) -> _ProgressBar | None:
+    if path == "-" or not sys.stderr.isatty():
+        return None
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    return _ProgressBar(size) if size >= PROGRESS_MIN_BYTES else None

@@ -1,0 +1,72 @@
+"""Small wordings every report format shares, so they say the same thing the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.decoders import describe
+from audit.cookies import human_duration
+from audit.findings import SEVERITIES
+from audit.findings import Report
+
+
+def summary_line(report: Report) -> str:
+    counts = report.summary()
+    parts = [f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s]]
+    found = f"{len(report.findings)} findings" + (f" ({', '.join(parts)})" if parts else "")
+    inputs = len(report.inputs)
+    text = (
+        f"{inputs} input{'s' if inputs != 1 else ''}, {len(report.cookies)} cookies, {found}"
+    )
+    if report.errors:
+        text += f", {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}"
+    return text
+
+
+def flags(cookie: dict[str, Any]) -> str:
+    a = cookie["attributes"]
+    out = []
+    if a["secure"]:
+        out.append("Secure")
+    if a["httponly"]:
+        out.append("HttpOnly")
+    out.append(f"SameSite={a['samesite']}" if a["samesite"] else "no SameSite")
+    if a["partitioned"]:
+        out.append("Partitioned")
+    if a["domain"]:
+        out.append(f"Domain={a['domain']}")
+    return ", ".join(out)
+
+
+def vendor(cookie: dict[str, Any]) -> str:
+    if cookie["vendor_name"]:
+        return cookie["vendor_name"]
+    if cookie["affinity"]:
+        return "affinity (by name)"
+    return "-"
+
+
+def lifetime(cookie: dict[str, Any]) -> str:
+    requested = cookie["lifetime_seconds"]
+    effective = cookie["effective_lifetime_seconds"]
+    if requested is not None and effective != requested:
+        return f"{human_duration(requested)} (capped to {human_duration(effective)})"
+    return human_duration(requested)
+
+
+def decoded(cookie_or_evidence: dict[str, Any] | None) -> str:
+    if not cookie_or_evidence:
+        return ""
+    return describe(cookie_or_evidence)
+
+
+def evidence(finding: dict[str, Any]) -> list[str]:
+    return [e["summary"] for e in finding["evidence"] if e.get("summary")]
+
+
+def basis(finding: dict[str, Any]) -> list[str]:
+    return [b["ref"] for b in finding["basis"]]
+
+
+def where(finding: dict[str, Any]) -> str:
+    return f"{finding['source']}: {finding['place']}"

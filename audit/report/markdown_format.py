@@ -1,0 +1,90 @@
+"""Markdown, for tickets and pull requests. Every value from traffic is escaped."""
+
+from __future__ import annotations
+
+import re
+
+from tabulate import tabulate
+
+from audit.findings import Report
+from audit.report import common
+
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
+
+
+def esc(text: object) -> str:
+    """Escape Markdown syntax and raw HTML in a value that came from a capture."""
+    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SPECIAL.sub(r"\\\1", s).replace("\n", " ")
+
+
+def render(report: Report) -> str:
+    data = report.as_dict()
+    out = [
+        "# stickyguard cookie audit",
+        "",
+        f"{esc(common.summary_line(report))}. Generated {esc(data['generated_at'])} by "
+        f"stickyguard {esc(data['tool']['version'])}.",
+        "",
+        "## Inputs",
+        "",
+        tabulate(
+            [[esc(i["path"]), i["kind"], i["exchanges"], f"`{i['sha256']}`"] for i in data["inputs"]],
+            headers=["Input", "Kind", "Responses", "SHA-256"],
+            tablefmt="github",
+        ),
+        "",
+        "## Findings",
+        "",
+    ]
+    if not data["findings"]:
+        out += ["No findings.", ""]
+    for f in data["findings"]:
+        out += [
+            f"### {esc(f['severity'].upper())} {esc(f['rule'])}: {esc(f['title'])}",
+            "",
+            f"- **Where:** {esc(f['host'])}, cookie {esc(f['cookie'])} "
+            f"(first at {esc(common.where(f))}, {f['count']} time{'s' if f['count'] != 1 else ''})",
+            f"- **Confidence:** {esc(f['confidence'])}; **CWE:** {esc(', '.join(f['cwe']))}",
+        ]
+        for line in common.evidence(f):
+            out.append(f"- **Decoded:** {esc(line)}")
+        out += ["", esc(f["message"]), "", "**Basis:**", ""]
+        out += [f"- [{esc(b['ref'])}]({_url(b['url'])})" for b in f["basis"]]
+        out += ["", f"**Fix:** {esc(f['remediation'])}", ""]
+    out += ["## Cookie inventory", ""]
+    if data["cookies"]:
+        rows = [
+            [
+                esc(c["host"]),
+                esc(c["name"]),
+                esc(common.vendor(c)),
+                "yes" if c["affinity"] else "no",
+                esc(common.flags(c)),
+                esc(common.lifetime(c)),
+                c["party"],
+                esc(common.decoded(c["decoded"])),
+                esc(", ".join(c["rules"])),
+            ]
+            for c in data["cookies"]
+        ]
+        out.append(
+            tabulate(
+                rows,
+                headers=["Host", "Cookie", "Set by", "Affinity", "Flags", "Lifetime", "Party",
+                         "Decoded", "Rules"],
+                tablefmt="github",
+            )
+        )
+    else:
+        out.append("No cookies were set in the inputs.")
+    out.append("")
+    if data["errors"]:
+        out += ["## Input errors", ""]
+        out += [f"- {esc(e['input'])}: {esc(e['place'])}: {esc(e['message'])}" for e in data["errors"]]
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _url(url: str) -> str:
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")

@@ -1,0 +1,67 @@
+"""Plain-text tables for a terminal (tabulate), readable in 80 columns by default."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from audit.findings import Report
+from audit.report import common
+
+DEFAULT_TABLE_FORMAT = "simple"
+# Column widths that keep the default table within 80 columns.
+_FINDING_WIDTHS = [8, 5, 16, 16, 25]
+_COOKIE_WIDTHS = [16, 16, 12, 12, 10]
+
+
+def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
+    data = report.as_dict()
+    out = [f"stickyguard {data['tool']['version']}: {common.summary_line(report)}", ""]
+    if data["findings"]:
+        rows = []
+        for f in data["findings"]:
+            text = f["title"]
+            for line in common.evidence(f):
+                text += f"\n-> {line}"
+            if f["count"] > 1:
+                text += f"\n({f['count']} times)"
+            rows.append([f["severity"], f["rule"], f["host"], f["cookie"], text])
+        out.append("Findings")
+        out.append(
+            tabulate(
+                rows,
+                headers=["Severity", "Rule", "Host", "Cookie", "Finding"],
+                tablefmt=tablefmt,
+                maxcolwidths=_FINDING_WIDTHS,
+            )
+        )
+        out.append("")
+    if data["cookies"]:
+        rows = []
+        for c in data["cookies"]:
+            leak = common.decoded(c["decoded"])
+            rows.append(
+                [
+                    c["host"],
+                    c["name"] + ("\n" + leak if leak else ""),
+                    common.vendor(c),
+                    common.flags(c),
+                    common.lifetime(c) + ("\nthird party" if c["party"] == "third" else ""),
+                ]
+            )
+        out.append("Cookie inventory")
+        out.append(
+            tabulate(
+                rows,
+                headers=["Host", "Cookie", "Set by", "Flags", "Lifetime"],
+                tablefmt=tablefmt,
+                maxcolwidths=_COOKIE_WIDTHS,
+            )
+        )
+        out.append("")
+    if data["errors"]:
+        out.append("Input errors")
+        out.extend(f"  {e['input']}: {e['place']}: {e['message']}" for e in data["errors"])
+        out.append("")
+    if not data["findings"]:
+        out.append("No findings.")
+    return "\n".join(out).rstrip("\n") + "\n"

@@ -1,0 +1,79 @@
+"""Shared fixtures: paths, the built-in rule set, golden files, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from audit import catalog as catalog_mod
+from audit import cli
+from audit import rules as rule_data
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+CAPTURES = DATA / "captures"
+BAD = DATA / "bad"
+GOLDEN = DATA / "golden"
+SHARED = ROOT.parent / "shared"
+FIXED_EPOCH = "1735725600"  # 2025-01-01T10:00:00Z, so reports are reproducible
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/data/golden")
+
+
+@pytest.fixture
+def golden(request):
+    def check(name: str, actual: str) -> None:
+        path = GOLDEN / name
+        if request.config.getoption("--update-golden"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+        expected = path.read_text(encoding="utf-8")
+        assert actual == expected, f"{name} changed: rerun with --update-golden and review the diff"
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return catalog_mod.load([rule_data.RULES_DIR])
+
+
+@pytest.fixture(scope="session")
+def ruleset(catalog):
+    return rule_data.load_rules([rule_data.RULES_DIR], catalog.cookie_classes())
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    """Run `stickyguard ARGS` in-process from the repository root; returns (status, out, err)."""
+
+    def go(*args: str) -> tuple[int, str, str]:
+        monkeypatch.chdir(ROOT)
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", FIXED_EPOCH)
+        try:
+            status = cli.main(list(args))
+        except SystemExit as e:  # argparse usage errors
+            status = e.code
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return go
+
+
+def run_process(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """`python -m audit ARGS` in a child process, for stdin and the real exit path."""
+    env = dict(os.environ, SOURCE_DATE_EPOCH=FIXED_EPOCH)
+    return subprocess.run(
+        [sys.executable, "-m", "audit", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
