@@ -32,6 +32,8 @@ def address_class(ip: str) -> str:
         return "documentation"
     if addr.is_global:
         return "public"
+    if addr.is_reserved:
+        return "reserved"
     if addr.is_private:
         return "private"
     return "reserved"

@@ -1,0 +1,110 @@
+import ipaddress
+import random
+
+import pytest
+
+from audit import decoders
+
+
+def encode_bigip(ip: str, port: int, route_domain: int | None = None) -> str:
+    """The K6917 encodings, written from the article's description, for round-trip tests."""
+    addr = ipaddress.ip_address(ip)
+    swapped = ((port & 0xFF) << 8) | (port >> 8)
+    if route_domain is not None:
+        if addr.version == 4:
+            return f"rd{route_domain}o00000000000000000000ffff{addr.packed.hex()}o{port}"
+        return f"rd{route_domain}o{addr.packed.hex()}o{port}"
+    if addr.version == 4:
+        return f"{int.from_bytes(addr.packed, 'little')}.{swapped}.0000"
+    return f"vi{addr.packed.hex()}.{swapped}"
+
+
+class TestBigip:
+    @pytest.mark.parametrize(
+        "name,value,ip,port,extra",
+        [
+            # F5 K6917's worked example.
+            ("BIGipServerpool", "1677787402.36895.0000", "10.1.1.100", 8080, {"pool": "pool"}),
+            ("BIGipServerweb", "1677787402.20480.0000", "10.1.1.100", 80, {"pool": "web"}),
+            ("BIGipServerweb", "1677787402.47873.0000", "10.1.1.100", 443, {"pool": "web"}),
+            ("BIGipServer~Common~app", "584628317.20480.0000", "93.184.216.34", 80, {"pool": "~Common~app"}),
+            ("dr_who", "1677787402.36895.0000", "10.1.1.100", 8080, {}),
+            ("BIGipServerrd", "rd5o00000000000000000000ffffc0000201o80", "192.0.2.1", 80,
+             {"pool": "rd", "route_domain": 5}),
+            ("BIGipServerrd", "RD5O00000000000000000000FFFFC0000201O80", "192.0.2.1", 80,
+             {"pool": "rd", "route_domain": 5}),
+            ("BIGipServerv6", "vi20010db8000000000000000000000030.20480", "2001:db8::30", 80, {"pool": "v6"}),
+            ("BIGipServerv6", "rd3o20010db8000000000000000000000030o80", "2001:db8::30", 80,
+             {"pool": "v6", "route_domain": 3}),
+            # Envoy-style quoting around the value does not hide it.
+            ("BIGipServerq", '"1677787402.36895.0000"', "10.1.1.100", 8080, {"pool": "q"}),
+        ],
+    )
+    def test_vectors(self, name, value, ip, port, extra):
+        decoded = decoders.bigip(name, value)
+        assert decoded["ip"] == ip and decoded["port"] == port
+        for key, val in extra.items():
+            assert decoded[key] == val
+        assert decoded["confidence"] == "high"
+
+    def test_encrypted_value_names_only_the_pool(self):
+        assert decoders.bigip("BIGipServerweb", "!Zm9vYmFyYmF6cXV1eA==") == {
+            "pool": "web", "encrypted": True, "confidence": "high"}
+        assert decoders.bigip("custom", "!Zm9vYmFy") is None
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "127.0.0.1.1337.0000",          # the nuclei PR #601 negative: in no K6917 format
+            "4294967296.20480.0000",        # address beyond 32 bits
+            "1677787402.65536.0000",        # port beyond 16 bits
+            "1677787402.36895.0001",
+            "vi2001.80",
+            "rd1o0a000001o80",
+            "",
+            "!",
+        ],
+    )
+    def test_negatives(self, value):
+        assert decoders.bigip("BIGipServerweb", value) is None
+
+    @pytest.mark.parametrize("seed", range(5))
+    def test_round_trip(self, seed):
+        rng = random.Random(seed)
+        for _ in range(200):
+            port = rng.randrange(1, 65536)
+            if rng.random() < 0.5:
+                ip = str(ipaddress.IPv4Address(rng.getrandbits(32)))
+            else:
+                ip = str(ipaddress.IPv6Address(rng.getrandbits(128)))
+            rd = rng.choice([None, rng.randrange(1, 4096)])
+            decoded = decoders.bigip("BIGipServerp", encode_bigip(ip, port, rd))
+            assert (decoded["ip"], decoded["port"], decoded.get("route_domain")) == (ip, port, rd)
+
+
+@pytest.mark.parametrize(
+    "ip,klass",
+    [
+        ("10.1.1.100", "private"), ("172.16.5.4", "private"), ("192.168.0.1", "private"),
+        ("100.64.1.1", "shared"), ("127.0.0.1", "loopback"), ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"), ("fd00::42", "private"), ("::1", "loopback"),
+        ("192.0.2.1", "documentation"), ("2001:db8::1", "documentation"),
+        ("93.184.216.34", "public"), ("2606:2800:220:1::1", "public"),
+        ("::ffff:10.0.0.1", "private"), ("240.0.0.1", "reserved"),
+    ],
+)
+def test_address_class(ip, klass):
+    assert decoders.address_class(ip) == klass
+
+
+def test_describe():
+    assert decoders.describe(None) == ""
+    assert decoders.describe(decoders.bigip("BIGipServerweb_pool", "1677787402.36895.0000")) == (
+        "10.1.1.100:8080 (private), pool web_pool")
+    assert decoders.describe(decoders.bigip("BIGipServerv6", "rd3o20010db8000000000000000000000030o80")) == (
+        "[2001:db8::30]:80 (documentation), pool v6, route domain 3")
+    assert decoders.describe({"encrypted": True, "pool": "p", "confidence": "high"}) == "encrypted value, pool p"
+
+
+def test_registry_names_functions():
+    assert decoders.DECODERS == {"bigip": decoders.bigip}
