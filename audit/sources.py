@@ -250,9 +250,11 @@ def _salvage_har(capture: Capture, text: str, error: json.JSONDecodeError) -> It
         except _Damaged as e:
             capture.record(e.place, e.message)
     stop_byte = len(text[:stop].encode("utf-8"))
+    cut_off = error.msg.startswith("Unterminated") or error.pos >= len(text.rstrip()) - 1
+    what = "the file ends inside this entry (cut off)" if cut_off else f"malformed JSON ({error.msg})"
     raise _Damaged(
         f"byte {stop_byte} (entry {len(entries)})",
-        f"malformed or truncated JSON: {error.msg}; the {len(entries)} entries before it were read",
+        f"{what}; the {len(entries)} entries before it were read",
     )
 
 

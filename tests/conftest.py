@@ -77,3 +77,24 @@ def run_process(*args: str, stdin: bytes | None = None) -> subprocess.CompletedP
         env=env,
         timeout=120,
     )
+
+
+# The three input kinds every report format must render, each a small capture in tests/data.
+SCENARIOS = {
+    "har": ["tests/data/captures/chrome-shop.har"],
+    "flows": ["tests/data/captures/app.mitm"],
+    "headers": ["tests/data/captures/shop-headers.txt", "--url", "https://shop.example/"],
+}
+
+
+@pytest.fixture
+def render(run, tmp_path):
+    """The report text `stickyguard audit SCENARIO --format FMT` writes."""
+
+    def go(scenario: str, fmt: str, *extra: str) -> str:
+        out = tmp_path / f"{scenario}.{fmt}"
+        status, _, err = run("audit", *SCENARIOS[scenario], "--format", fmt, "-o", str(out), *extra)
+        assert status == 1, err  # every scenario has findings
+        return out.read_text(encoding="utf-8")
+
+    return go

@@ -9,7 +9,7 @@ from audit.report import common
 
 DEFAULT_TABLE_FORMAT = "simple"
 # Column widths that keep the default table within 80 columns.
-_FINDING_WIDTHS = [8, 5, 16, 16, 25]
+_FINDING_WIDTHS = [8, 5, 16, 16, 24]
 _COOKIE_WIDTHS = [16, 16, 12, 12, 10]
 
 

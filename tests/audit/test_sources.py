@@ -133,8 +133,7 @@ class TestHar:
         assert len(capture.errors) == 1
         error = str(capture.errors[0])
         assert error.startswith(f"{BAD / 'truncated.har'}: byte ")
-        assert "(entry 2): malformed or truncated JSON" in error
-        assert error.endswith("the 2 entries before it were read")
+        assert error.endswith("(entry 2): the file ends inside this entry (cut off); the 2 entries before it were read")
 
     def test_malformed_json_without_entries(self, tmp_path):
         capture, exchanges = read(write(tmp_path, "m.har", '{"log": {"version": "1.2",, }'))
@@ -239,3 +238,11 @@ def _entry(resp_headers=(("Set-Cookie", "SERVERID=s1; Path=/"),), cookies=None):
                      "headers": [{"name": k, "value": v} for k, v in resp_headers],
                      "cookies": cookies or [], "content": {"size": 0, "mimeType": "text/html"}},
     }
+
+
+def test_malformed_entry_in_the_middle_is_not_called_a_cut(tmp_path):
+    text = (CAPTURES / "chrome-shop.har").read_text()
+    broken = text.replace('"https://shop.example/cart",', '"https://shop.example/cart" "oops",', 1)
+    capture, exchanges = read(write(tmp_path, "m.har", broken))
+    assert len(exchanges) == 2
+    assert "(entry 2): malformed JSON (Expecting ',' delimiter); the 2 entries before it were read" in str(capture.errors[0])

@@ -1,0 +1,48 @@
+import json
+
+import pytest
+from jsonschema import Draft202012Validator
+from jsonschema import FormatChecker
+
+from audit.report import json_format
+from tests.conftest import SCENARIOS
+
+SCHEMA = json.loads(json_format.SCHEMA_PATH.read_text())
+
+
+def validate(doc):
+    Draft202012Validator.check_schema(SCHEMA)
+    errors = list(Draft202012Validator(SCHEMA, format_checker=FormatChecker()).iter_errors(doc))
+    assert errors == [], [e.message for e in errors]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_golden_and_schema(render, golden, scenario):
+    text = render(scenario, "json")
+    golden(f"{scenario}.json", text)
+    validate(json.loads(text))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_contract_keys(render, scenario):
+    doc = json.loads(render(scenario, "json"))
+    assert {"tool", "generated_at", "inputs", "cookies", "findings", "errors"} <= set(doc)
+    for cookie in doc["cookies"]:
+        assert {"host", "site", "name", "vendor", "affinity", "attributes", "lifetime_seconds", "decoded"} <= set(cookie)
+    for finding in doc["findings"]:
+        assert {"rule", "severity", "confidence", "host", "cookie", "message", "cwe", "basis"} <= set(finding)
+
+
+def test_show_values_is_still_valid(render):
+    doc = json.loads(render("headers", "json", "--show-values"))
+    validate(doc)
+    assert {c["name"]: c["value"] for c in doc["cookies"]}["SERVERID"] == "app2"
+
+
+def test_decoded_in_inventory(render):
+    doc = json.loads(render("flows", "json"))
+    by_name = {c["name"]: c for c in doc["cookies"]}
+    assert by_name["BIGipServerapp_pool"]["decoded"] == {
+        "ip": "192.168.10.10", "port": 8080, "address_class": "private", "pool": "app_pool",
+        "route_domain": 2, "confidence": "high"}
+    assert by_name["lang"]["decoded"] is None

@@ -1,0 +1,235 @@
+import json
+
+import pytest
+
+from audit import cli
+from tests.conftest import BAD
+from tests.conftest import CAPTURES
+from tests.conftest import run_process
+
+HEADERS = "tests/data/captures/shop-headers.txt"
+
+
+class TestExitStatus:
+    def test_findings_exit_1(self, run):
+        status, out, err = run("audit", HEADERS, "--url", "https://shop.example/")
+        assert status == 1 and err == ""
+        assert "SG201" in out
+
+    def test_fail_on_threshold(self, run):
+        assert run("audit", HEADERS, "--fail-on", "critical")[0] == 0
+        assert run("audit", HEADERS, "--fail-on", "high")[0] == 1
+        assert run("audit", HEADERS, "--fail-on", "none")[0] == 0
+
+    def test_clean_capture_exits_0(self, run, tmp_path):
+        p = tmp_path / "clean.txt"
+        p.write_text("Set-Cookie: __Host-sid=x; Path=/; Secure; HttpOnly; SameSite=Lax\n")
+        status, out, _ = run("audit", str(p))
+        assert status == 0 and "No findings." in out
+
+    def test_info_findings_do_not_fail_by_default(self, run, tmp_path, monkeypatch):
+        # Every built-in rule is low or above, so a custom info rule proves the default threshold.
+        rules = tmp_path / "rules"
+        rules.mkdir()
+        src = (cli.rule_data.RULES_DIR / "checks" / "SG102-affinity-cookie-missing-httponly.yaml").read_text()
+        (rules / "SG102-affinity-cookie-missing-httponly.yaml").write_text(src.replace("severity: low ", "severity: info "))
+        p = tmp_path / "h.txt"
+        p.write_text("Set-Cookie: __Host-SERVERID=s1; Path=/; Secure; SameSite=Lax\n")
+        status, out, _ = run("audit", str(p), "--rules", str(rules), "--only-rules")
+        assert status == 0 and "SG102" in out
+
+
+class TestBadInput:
+    """Exit 2 and one line naming the file and the place; nothing read before the damage is lost."""
+
+    @pytest.mark.parametrize(
+        "path,line",
+        [
+            ("tests/data/bad/truncated.har",
+             "stickyguard: error: tests/data/bad/truncated.har: byte 4932 (entry 2): the file ends inside this "
+             "entry (cut off); the 2 entries before it were read"),
+            ("tests/data/bad/truncated.mitm",
+             "stickyguard: error: tests/data/bad/truncated.mitm: byte 3633 (flow 2): the file ends inside this flow "
+             "record (cut off); the 2 flows before it were read"),
+            ("tests/data/bad/not-a-capture.png",
+             "stickyguard: error: tests/data/bad/not-a-capture.png: byte 0: not a capture: expected a HAR file, "
+             "a mitmproxy flow file or Set-Cookie header text"),
+            ("tests/data/bad/notes.txt",
+             "stickyguard: error: tests/data/bad/notes.txt: line 1: not a header line or a Set-Cookie value: "
+             "'Meeting notes for the load balancer migr'"),
+            ("tests/data/bad/missing.har",
+             "stickyguard: error: tests/data/bad/missing.har: No such file or directory"),
+        ],
+    )
+    def test_one_clear_line(self, run, path, line):
+        status, out, err = run("audit", path, "--format", "json")
+        assert status == 2
+        assert err.splitlines() == [line]
+        assert "Traceback" not in err
+
+    def test_truncated_capture_keeps_what_was_read(self, run):
+        status, out, _ = run("audit", "tests/data/bad/truncated.mitm", "--format", "json")
+        doc = json.loads(out)
+        assert status == 2
+        assert doc["inputs"][0]["exchanges"] == 2
+        assert {c["name"] for c in doc["cookies"]} == {"BIGipServerapp_pool", "INGRESSCOOKIE"}
+        assert any(f["rule"] == "SG201" for f in doc["findings"])
+        assert doc["errors"] == [{
+            "input": "tests/data/bad/truncated.mitm",
+            "place": "byte 3633 (flow 2)",
+            "message": "the file ends inside this flow record (cut off); the 2 flows before it were read",
+        }]
+
+    def test_truncated_har_keeps_what_was_read(self, run):
+        status, out, _ = run("audit", "tests/data/bad/truncated.har", "--format", "json")
+        doc = json.loads(out)
+        assert status == 2
+        assert {c["name"] for c in doc["cookies"]} == {"BIGipServer~Common~web_pool", "JSESSIONID", "SERVERID"}
+        assert doc["errors"][0]["place"].endswith("(entry 2)")
+
+    def test_good_inputs_are_still_audited_beside_a_bad_one(self, run):
+        status, out, err = run("audit", HEADERS, "tests/data/bad/notes.txt", "--format", "json")
+        doc = json.loads(out)
+        assert status == 2
+        assert len(doc["inputs"]) == 2 and doc["findings"]
+
+    def test_broken_rule_file(self, run):
+        status, out, err = run("audit", HEADERS, "--rules", "tests/data/bad/rules")
+        assert status == 2 and out == ""
+        assert err.splitlines()[0] == (
+            "stickyguard: error: tests/data/bad/rules/SG150-broken-rule.yaml:5: severity: 'hgh' is not one of "
+            "['info', 'low', 'medium', 'high', 'critical']")
+
+    @pytest.mark.parametrize(
+        "args,message",
+        [
+            (["--format", "pdf"], "invalid choice: 'pdf'"),
+            (["--fail-on", "severe"], "invalid choice: 'severe'"),
+            (["--url", "ftp://x"], "not an http(s) URL with a host: 'ftp://x'"),
+            (["--max-lifetime", "soon"], "not a duration: 'soon'"),
+            (["--table-format", "fancy"], "unknown table format 'fancy'"),
+            (["--rules", "no/such/dir"], "not a folder: no/such/dir"),
+        ],
+    )
+    def test_usage_errors(self, run, args, message):
+        status, _, err = run("audit", HEADERS, *args)
+        assert status == 2
+        assert message in err.splitlines()[-1]
+
+    def test_only_rules_needs_rules(self, run):
+        status, _, err = run("audit", HEADERS, "--only-rules")
+        assert (status, err) == (2, "stickyguard: error: --only-rules needs at least one --rules DIR\n")
+
+    def test_unwritable_output(self, run, tmp_path):
+        status, _, err = run("audit", HEADERS, "-o", str(tmp_path / "no" / "such" / "r.json"))
+        assert status == 2 and "cannot write the report" in err
+
+
+class TestOptions:
+    def test_output_file(self, run, tmp_path):
+        out = tmp_path / "r.sarif"
+        status, stdout, err = run("audit", HEADERS, "--format", "sarif", "-o", str(out), "--fail-on", "medium")
+        assert status == 1 and stdout == ""
+        assert json.loads(out.read_text())["version"] == "2.1.0"
+        assert err.startswith(f"stickyguard: wrote {out}: ")
+
+    def test_max_lifetime(self, run):
+        _, out, _ = run("audit", HEADERS, "--format", "json", "--max-lifetime", "60d")
+        assert "SG302" not in {f["rule"] for f in json.loads(out)["findings"]}
+        _, out, _ = run("audit", HEADERS, "--format", "json", "--max-lifetime", "1h")
+        assert "SG302" in {f["rule"] for f in json.loads(out)["findings"]}
+
+    def test_url_for_header_text(self, run):
+        _, out, _ = run("audit", HEADERS, "--format", "json", "--url", "http://plain.example/")
+        doc = json.loads(out)
+        assert {c["host"] for c in doc["cookies"]} == {"plain.example", "www.shop.example"}
+        assert "SG110" in {f["rule"] for f in doc["findings"]}
+
+    def test_several_inputs_one_report(self, run):
+        _, out, _ = run("audit", *(str(CAPTURES / n) for n in ("chrome-shop.har", "firefox-bank.har", "app.mitm")),
+                        "--format", "json")
+        doc = json.loads(out)
+        assert [i["kind"] for i in doc["inputs"]] == ["har", "har", "flows"]
+        names = {c["name"] for c in doc["cookies"]}
+        assert {"NSC_Qspe-xxx.cbol.fybnqmf-IUUQT", "dr_who", "ROUTEID", "INGRESSCOOKIE"} <= names
+
+    def test_firefox_capture_findings(self, run):
+        _, out, _ = run("audit", str(CAPTURES / "firefox-bank.har"), "--format", "json")
+        found = {(f["rule"], f["cookie"]) for f in json.loads(out)["findings"]}
+        assert ("SG201", "dr_who") in found                   # a renamed BIG-IP cookie, found by its value
+        assert ("SG110", "ROUTEID") in found                  # affinity cookie over plain HTTP
+        assert ("SG301", "NSC_Qspe-xxx.cbol.fybnqmf-IUUQT") in found
+
+    def test_sanitised_har(self, run):
+        _, out, _ = run("audit", str(CAPTURES / "sanitised-shop.har"), "--format", "json")
+        assert "SG201" in {f["rule"] for f in json.loads(out)["findings"]}
+
+
+class TestRulesCommands:
+    def test_list(self, run, ruleset):
+        status, out, _ = run("rules", "list")
+        assert status == 0
+        assert all(r.id in out for r in ruleset)
+
+    def test_list_json_and_markdown(self, run, ruleset):
+        _, out, _ = run("rules", "list", "--format", "json")
+        assert [r["id"] for r in json.loads(out)] == [r.id for r in ruleset]
+        _, out, _ = run("rules", "list", "--format", "markdown")
+        assert out.splitlines()[1].startswith("|--")
+
+    def test_validate_builtin(self, run, ruleset):
+        status, out, _ = run("rules", "validate")
+        assert status == 0
+        assert out.endswith(f"{len(ruleset)} rules and the catalog valid; every rule example behaves\n")
+
+    def test_validate_broken(self, run):
+        status, out, err = run("rules", "validate", str(BAD / "rules"))
+        assert status == 2
+        assert len(err.splitlines()) == 3
+
+    def test_validate_custom_rule_with_a_failing_example(self, run, tmp_path):
+        src = (cli.rule_data.RULES_DIR / "checks" / "SG101-affinity-cookie-missing-secure.yaml").read_text()
+        bad = src.replace("set_cookie: \"SERVERID=s1; Path=/; Secure\"", "set_cookie: \"SERVERID=s1; Path=/\"")
+        path = tmp_path / "SG101-affinity-cookie-missing-secure.yaml"
+        path.write_text(bad)
+        status, _, err = run("rules", "validate", str(tmp_path))
+        assert status == 1
+        assert err == f"stickyguard: error: {path}: tests/no_match/0: SG101 should stay silent on this example but did not\n"
+
+    def test_validate_empty_folder(self, run, tmp_path):
+        status, _, err = run("rules", "validate", str(tmp_path))
+        assert status == 2 and "no rule files" in err
+
+    def test_custom_rule_adds(self, run, tmp_path):
+        src = (cli.rule_data.RULES_DIR / "checks" / "SG102-affinity-cookie-missing-httponly.yaml").read_text()
+        new = src.replace("id: SG102", "id: SG199").replace(
+            "name: affinity-cookie-missing-httponly", "name: my-httponly")
+        (tmp_path / "SG199-my-httponly.yaml").write_text(new)
+        _, out, _ = run("rules", "list", "--rules", str(tmp_path))
+        assert "SG199" in out and "SG102" in out
+
+
+def test_stdin_header_dump():
+    proc = run_process("audit", "-", "--url", "https://shop.example/", "--format", "json",
+                       stdin=(CAPTURES / "shop-headers.txt").read_bytes())
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["inputs"][0]["path"] == "<stdin>"
+    assert "SG201" in {f["rule"] for f in doc["findings"]}
+
+
+def test_stdin_flow_file():
+    proc = run_process("audit", "-", "--format", "json", stdin=(CAPTURES / "app.mitm").read_bytes())
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["inputs"][0]["exchanges"] == 5
+
+
+def test_stdin_twice_is_a_usage_error(run):
+    status, _, err = run("audit", "-", "-")
+    assert (status, err) == (2, "stickyguard: error: stdin (-) can be read only once\n")
+
+
+def test_version(run, capsys):
+    status, out, _ = run("--version")
+    assert status == 0 and out.startswith("stickyguard ")
+

@@ -1,0 +1,119 @@
+from audit import engine
+from audit.conditions import Settings
+from audit.sources import Exchange
+
+
+def ex(set_cookies, url="https://shop.example/", place="entry 0", top=None):
+    headers = [("Set-Cookie", c) for c in set_cookies] + [("Date", "Wed, 01 Jan 2025 10:00:00 GMT")]
+    return Exchange(url, "GET", 200, [], headers, None, top, "cap.har", place)
+
+
+def report_of(audit):
+    return audit.report([], [], "2025-01-01T10:00:00Z", {"name": "stickyguard", "version": "0"})
+
+
+def test_findings_consolidate_per_rule_host_and_cookie(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex(["BIGipServerweb=1677787402.36895.0000; path=/"], place="entry 0"))
+    audit.add(ex(["BIGipServerweb=1694564618.36895.0000; path=/"], place="entry 1"))
+    audit.add(ex(["BIGipServerweb=1677787402.36895.0000; path=/"], place="entry 2"))
+    report = report_of(audit)
+    sg201 = [f for f in report.findings if f.rule == "SG201"]
+    assert len(sg201) == 1
+    finding = sg201[0]
+    assert finding.count == 3
+    assert finding.place == "entry 0"
+    # Both backends the cookie revealed are in the evidence, once each.
+    assert [e["summary"] for e in finding.evidence] == [
+        "10.1.1.100:8080 (private), pool web", "10.1.1.101:8080 (private), pool web"]
+    assert finding.message == (
+        "BIGipServerweb (F5 BIG-IP LTM affinity cookie) from shop.example decodes to 10.1.1.100:8080 "
+        "(private), pool web: an internal address of the backend behind the balancer, readable by every visitor.")
+    assert report.cookies[0]["seen"] == 3
+
+
+def test_findings_are_sorted_by_severity_then_rule(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex(["SERVERID=s1; Path=/; Max-Age=99999", "BIGipServerweb=1677787402.36895.0000"]))
+    report = report_of(audit)
+    ranks = [f.sort_key() for f in report.findings]
+    assert ranks == sorted(ranks)
+    assert report.findings[0].severity == "high"
+
+
+def test_deleting_set_cookie_is_not_judged(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex(["SERVERID=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/"]))
+    report = report_of(audit)
+    assert report.findings == [] and report.cookies == []
+
+
+def test_inventory_row(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex(["route=5f; Domain=shop.example; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=315360000"],
+                 url="https://www.shop.example/x?token=SECRET"))
+    (row,) = report_of(audit).cookies
+    assert row == {
+        "host": "www.shop.example",
+        "site": "shop.example",
+        "name": "route",
+        "vendor": None,
+        "vendor_name": None,
+        "affinity": True,
+        "classified_by": "heuristic",
+        "attributes": {"secure": True, "httponly": True, "samesite": "Lax", "partitioned": False,
+                       "domain": "shop.example", "path": "/"},
+        "domain_scope": "registrable",
+        "lifetime_seconds": 315360000,
+        "effective_lifetime_seconds": 34560000,
+        "party": "unknown",
+        "top_level_site": None,
+        "decoded": None,
+        "set_by": "https://www.shop.example/x",
+        "first_seen": "cap.har: entry 0",
+        "seen": 1,
+        "rules": ["SG106", "SG301", "SG302", "SG303"],
+    }
+
+
+def test_values_stay_out_unless_asked(ruleset, catalog):
+    secret = "s3cr3t-session-value"
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex([f"SERVERID={secret}; Path=/"]))
+    assert secret not in repr(report_of(audit).as_dict())
+    shown = engine.Audit(ruleset, catalog, show_values=True)
+    shown.add(ex([f"SERVERID={secret}; Path=/"]))
+    data = report_of(shown).as_dict()
+    assert data["cookies"][0]["value"] == secret
+    assert data["findings"][0]["evidence"] == [{"set_cookie": f"SERVERID={secret}; Path=/"}]
+
+
+def test_budget_comes_from_settings(ruleset, catalog):
+    strict = engine.Audit(ruleset, catalog, Settings(max_lifetime_seconds=60))
+    strict.add(ex(["SERVERID=s1; Path=/; Max-Age=3600"]))
+    sg302 = [f for f in report_of(strict).findings if f.rule == "SG302"]
+    assert sg302 and "longer than the 1 minute an affinity token needs" in sg302[0].message
+    lax = engine.Audit(ruleset, catalog, Settings(max_lifetime_seconds=7200))
+    lax.add(ex(["SERVERID=s1; Path=/; Max-Age=3600"]))
+    assert not [f for f in report_of(lax).findings if f.rule == "SG302"]
+
+
+def test_vendor_specific_rule_matches_only_that_vendor(ruleset, catalog):
+    from dataclasses import replace
+
+    only_haproxy = [replace(r, cookie="haproxy") if r.id == "SG102" else r for r in ruleset]
+    audit = engine.Audit(only_haproxy, catalog)
+    audit.add(ex(["SERVERID=s1", "AWSALB=x"]))
+    assert {f.cookie for f in report_of(audit).findings if f.rule == "SG102"} == {"SERVERID"}
+
+
+def test_run_examples_reports_each_example(ruleset, catalog):
+    results = engine.run_examples(ruleset, catalog)
+    assert all(r.ok for r in results)
+    total = sum(len(r.examples["match"]) + len(r.examples["no_match"]) for r in ruleset)
+    assert len(results) == total
+
+
+def test_safe_url_drops_query_and_fragment():
+    assert engine.safe_url("https://a.example/p?q=secret#frag") == "https://a.example/p"
+    assert engine.safe_url("https://a.example") == "https://a.example/"

@@ -1,0 +1,73 @@
+"""A built wheel, installed into a fresh virtual environment, finds its rules with no checkout."""
+
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    work = tmp_path_factory.mktemp("wheel")
+    dist = work / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    (wheel,) = dist.glob("stickyguard-*.whl")
+    env_dir = work / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True,
+                   capture_output=True, timeout=300)
+    # Dependencies come from the test environment (the registry is not needed for this check);
+    # a .pth adds its site-packages *after* the new venv's own, so our package comes from the wheel.
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(site, "_test_deps.pth").write_text("\n".join(sorted(deps)) + "\n")
+    cwd = work / "elsewhere"
+    cwd.mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "captures" / "shop-headers.txt", cwd / "h.txt")
+    return env_dir, cwd, wheel
+
+
+def test_wheel_ships_rules_and_report_schema(installed):
+    import zipfile
+
+    _, _, wheel = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "audit/rules_data/schema.json" in names
+    assert "audit/rules_data/affinity-cookies.yaml" in names
+    assert "audit/rules_data/checks/SG101-affinity-cookie-missing-secure.yaml" in names
+    assert "audit/report/report.schema.json" in names
+    assert "addons/__init__.py" in names
+
+
+def test_installed_copy_finds_its_rules(installed):
+    env_dir, cwd, _ = installed
+    where = subprocess.run([str(env_dir / "bin" / "python"), "-c", "import audit.rules as r; print(r.RULES_DIR)"],
+                           cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+    assert where.startswith(str(env_dir)) and where.endswith("audit/rules_data")
+    proc = subprocess.run([str(env_dir / "bin" / "stickyguard"), "rules", "validate"], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "rules and the catalog valid" in proc.stdout
+
+
+def test_installed_console_script_audits(installed):
+    env_dir, cwd, _ = installed
+    proc = subprocess.run([str(env_dir / "bin" / "stickyguard"), "audit", "h.txt", "--format", "json",
+                           "--url", "https://shop.example/"], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "SG201" in {f["rule"] for f in json.loads(proc.stdout)["findings"]}
+    proc = subprocess.run([str(env_dir / "bin" / "python"), "-m", "audit", "--version"], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("stickyguard ")
