@@ -80,9 +80,7 @@ def observe(exchange: Exchange, now: float | None = None) -> list[CookieObservat
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     site = registrable_domain(host)
-    top_site = None
-    if exchange.top_level_url:
-        top_site = registrable_domain(urlsplit(exchange.top_level_url).hostname or "")
+    top_site = _site_of_url(exchange.top_level_url) if exchange.top_level_url else None
     date = exchange.response_header("date")
     reference = parse_cookie_date(date) if date else None
     if reference is None:
@@ -158,6 +156,7 @@ _DELIMITERS = re.compile(r"[\x09\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
+@functools.lru_cache(maxsize=2048)  # captures repeat the same Date and Expires values a lot
 def parse_cookie_date(text: str) -> float | None:
     """RFC 6265 §5.1.1, the lenient algorithm browsers use (RFC 1123, RFC 850, asctime, ...)."""
     hms = day = month = year = None
@@ -273,6 +272,14 @@ def registrable_domain(host: str) -> str:
         # The list's implicit "*" rule: an unlisted top-level label is a public suffix.
         return ".".join(host.split(".")[-2:])
     return host
+
+
+@functools.lru_cache(maxsize=1024)
+def _site_of_url(url: str) -> str:
+    try:
+        return registrable_domain(urlsplit(url).hostname or "")
+    except ValueError:
+        return ""
 
 
 @functools.lru_cache(maxsize=4096)

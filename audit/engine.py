@@ -28,22 +28,23 @@ from audit.sources import Exchange
 MAX_EVIDENCE = 10  # distinct decoded values kept per finding
 
 
-class _CompiledRule:
-    __slots__ = ("rule", "checks")
+class _RuleIndex:
+    """Rules grouped by the cookies they look at, each with its conditions bound to functions,
+    so judging a cookie touches only the rules that can fire for it."""
 
-    def __init__(self, rule: Rule):
-        self.rule = rule
-        self.checks = tuple((CONDITIONS[op], arg) for op, arg in rule.conditions)
+    def __init__(self, rules: list[Rule]):
+        self.by_class: dict[str, list[tuple[Rule, tuple]]] = {}
+        for rule in rules:
+            checks = tuple((CONDITIONS[op], arg) for op, arg in rule.conditions)
+            self.by_class.setdefault(rule.cookie, []).append((rule, checks))
+        self._none: list = []
 
-    def applies_to(self, obs: cookies.CookieObservation) -> bool:
-        kind = self.rule.cookie
-        if kind == "any":
-            return True
-        if kind == "affinity":
-            return obs.affinity
-        if kind == "other":
-            return not obs.affinity
-        return obs.vendor == kind
+    def candidates(self, obs: cookies.CookieObservation) -> list[tuple[Rule, tuple]]:
+        get = self.by_class.get
+        found = get("any", self._none) + get("affinity" if obs.affinity else "other", self._none)
+        if obs.vendor is not None:
+            found += get(obs.vendor, self._none)
+        return found
 
 
 class Audit:
@@ -58,7 +59,7 @@ class Audit:
         self.catalog = catalog
         self.settings = settings
         self.show_values = show_values
-        self._compiled = [_CompiledRule(r) for r in rules]
+        self._index = _RuleIndex(rules)
         self._inventory: dict[tuple[str, str], dict[str, Any]] = {}
         self._findings: dict[tuple[str, str, str], Finding] = {}
 
@@ -81,11 +82,14 @@ class Audit:
     def judge(self, obs: cookies.CookieObservation) -> list[Rule]:
         """The rules that fire for one classified observation."""
         settings = self.settings
-        return [
-            c.rule
-            for c in self._compiled
-            if c.applies_to(obs) and all(check(obs, arg, settings) for check, arg in c.checks)
-        ]
+        fired = []
+        for rule, checks in self._index.candidates(obs):
+            for check, arg in checks:
+                if not check(obs, arg, settings):
+                    break
+            else:
+                fired.append(rule)
+        return sorted(fired, key=lambda r: r.id) if len(fired) > 1 else fired
 
     def _inventory_row(self, obs: cookies.CookieObservation) -> dict[str, Any]:
         key = (obs.host, obs.name)
@@ -128,13 +132,15 @@ class Audit:
 
     def _add_finding(self, rule: Rule, obs: cookies.CookieObservation) -> None:
         key = (rule.id, obs.host, obs.name)
-        evidence = _evidence(obs, self.show_values)
         finding = self._findings.get(key)
         if finding is not None:
             finding.count += 1
-            if evidence and evidence not in finding.evidence and len(finding.evidence) < MAX_EVIDENCE:
-                finding.evidence.append(evidence)
+            if (obs.decoded or self.show_values) and len(finding.evidence) < MAX_EVIDENCE:
+                evidence = _evidence(obs, self.show_values)
+                if evidence not in finding.evidence:
+                    finding.evidence.append(evidence)
             return
+        evidence = _evidence(obs, self.show_values)
         self._findings[key] = Finding(
             rule=rule.id,
             name=rule.name,
