@@ -18,6 +18,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from datetime import datetime
 from typing import BinaryIO
+from typing import NoReturn
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
@@ -205,71 +206,73 @@ def _is_text(data: bytes) -> bool:
 
 # --- HAR -------------------------------------------------------------------------------------
 
-_ENTRIES = re.compile(rb'"entries"\s*:\s*\[')
-_PAGES = re.compile(rb'"pages"\s*:\s*\[')
+_ENTRIES = re.compile(r'"entries"\s*:\s*\[')
+_PAGES = re.compile(r'"pages"\s*:\s*\[')
+_LOG = re.compile(r'"log"\s*:\s*\{')
+_SEPARATORS = re.compile(r"[\s,]*")
 
 
 def _read_har(capture: Capture) -> Iterator[Exchange]:
-    raw = capture.read()
-    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
+    """Decode the entries one at a time from the text, never the whole document as objects:
+    memory stays near the file's size, and a file cut off midway still yields every entry
+    before the cut."""
+    text = capture.read().decode("utf-8", errors="replace").lstrip("\ufeff")
+    entries_at = _ENTRIES.search(text)
+    if not entries_at or not _LOG.search(text, 0, entries_at.start()):
+        _explain_not_har(text)
+    decoder = json.JSONDecoder()
+    pages: dict[str, str] = {}
+    pages_at = _PAGES.search(text)
+    if pages_at:
+        pages = _page_urls(_decode_array(decoder, text, pages_at.end()))
+    index = 0
+    pos = entries_at.end()
+    while True:
+        pos = _SEPARATORS.match(text, pos).end()
+        if pos < len(text) and text[pos] == "]":
+            return
+        try:
+            entry, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            raise _broken_json(text, pos, index, e) from None
+        try:
+            yield _har_entry(capture, entry, index, pages)
+        except _Damaged as e:
+            capture.record(e.place, e.message)
+        index, pos = index + 1, end
+
+
+def _explain_not_har(text: str) -> NoReturn:
+    """Say precisely why a JSON input is not a HAR we can read."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
-        # Cut off or damaged: salvage the pages and entries that parse, in order.
-        yield from _salvage_har(capture, text, e)
-        return
+        raise _Damaged(f"byte {len(text[: e.pos].encode())}", f"malformed JSON: {e.msg}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("log"), dict):
         raise _Damaged("top level", 'JSON but not a HAR file: no "log" object')
-    log = doc["log"]
-    entries = log.get("entries")
-    if not isinstance(entries, list):
-        raise _Damaged("log", 'not a HAR file: "log.entries" is missing or not a list')
-    pages = _page_urls(log.get("pages") or [])
-    for index, entry in enumerate(entries):
-        try:
-            yield _har_entry(capture, entry, index, pages)
-        except _Damaged as e:
-            capture.record(e.place, e.message)
+    raise _Damaged("log", 'not a HAR file: "log.entries" is missing or not a list')
 
 
-def _salvage_har(capture: Capture, text: str, error: json.JSONDecodeError) -> Iterator[Exchange]:
-    decoder = json.JSONDecoder()
-    byte_at = len(text[: error.pos].encode("utf-8"))
-    pages: dict[str, str] = {}
-    m = re.search(_PAGES.pattern.decode(), text)
-    if m:
-        page_list, _ = _decode_array(decoder, text, m.end())
-        pages = _page_urls(page_list)
-    m = re.search(_ENTRIES.pattern.decode(), text)
-    if not m:
-        raise _Damaged(f"byte {byte_at}", f"malformed JSON: {error.msg}")
-    entries, stop = _decode_array(decoder, text, m.end())
-    for index, entry in enumerate(entries):
-        try:
-            yield _har_entry(capture, entry, index, pages)
-        except _Damaged as e:
-            capture.record(e.place, e.message)
-    stop_byte = len(text[:stop].encode("utf-8"))
+def _broken_json(text: str, pos: int, index: int, error: json.JSONDecodeError) -> _Damaged:
     cut_off = error.msg.startswith("Unterminated") or error.pos >= len(text.rstrip()) - 1
     what = "the file ends inside this entry (cut off)" if cut_off else f"malformed JSON ({error.msg})"
-    raise _Damaged(
-        f"byte {stop_byte} (entry {len(entries)})",
-        f"{what}; the {len(entries)} entries before it were read",
+    return _Damaged(
+        f"byte {len(text[:pos].encode())} (entry {index})",
+        f"{what}; the {index} entries before it were read",
     )
 
 
-def _decode_array(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[list, int]:
-    """Decode array items from `pos` until the first one that does not parse."""
+def _decode_array(decoder: json.JSONDecoder, text: str, pos: int) -> list:
+    """Items of the array starting at `pos`, up to its end or the first that does not parse."""
     items = []
-    ws = re.compile(r"[\s,]*")
     while True:
-        pos = ws.match(text, pos).end()
+        pos = _SEPARATORS.match(text, pos).end()
         if pos >= len(text) or text[pos] == "]":
-            return items, pos
+            return items
         try:
             item, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError:
-            return items, pos
+            return items
         items.append(item)
 
 
