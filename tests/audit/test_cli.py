@@ -48,6 +48,9 @@ class TestBadInput:
             ("tests/data/bad/truncated.har",
              "stickyguard: error: tests/data/bad/truncated.har: byte 4932 (entry 2): the file ends inside this "
              "entry (cut off); the 2 entries before it were read"),
+            ("tests/data/bad/malformed.har",
+             "stickyguard: error: tests/data/bad/malformed.har: byte 4932 (entry 2): malformed JSON "
+             "(Expecting ',' delimiter); the 2 entries before it were read"),
             ("tests/data/bad/truncated.mitm",
              "stickyguard: error: tests/data/bad/truncated.mitm: byte 3633 (flow 2): the file ends inside this flow "
              "record (cut off); the 2 flows before it were read"),
@@ -227,6 +230,65 @@ def test_stdin_flow_file():
 def test_stdin_twice_is_a_usage_error(run):
     status, _, err = run("audit", "-", "-")
     assert (status, err) == (2, "stickyguard: error: stdin (-) can be read only once\n")
+
+
+class TestExpectedFindings:
+    """What a reader of privacy-rules.md expects from each kind of capture."""
+
+    def findings(self, run, *args):
+        _, out, _ = run("audit", *args, "--format", "json")
+        return {(f["rule"], f["host"], f["cookie"]) for f in json.loads(out)["findings"]}
+
+    def test_browser_har(self, run):
+        found = self.findings(run, "tests/data/captures/chrome-shop.har")
+        bigip = "BIGipServer~Common~web_pool"
+        assert {
+            ("SG201", "shop.example", bigip),                   # LEAK-01: decodes to 10.1.1.100:8080
+            ("SG203", "shop.example", bigip),                   # pool name in the cookie name
+            ("SG101", "shop.example", bigip),                   # ATTR-01: no Secure over HTTPS
+            ("SG301", "shop.example", "AWSALB"),                # LIFE-01: a 7-day affinity cookie
+            ("SG302", "shop.example", "AWSALB"),                # LIFE-02: over the 24 h budget
+            ("SG305", "cdn.widgets.example", "SERVERID"),       # SCOPE-05: third party, not partitioned
+            ("SG106", "shop.example", "route"),                 # SCOPE-02: Domain = registrable domain
+            ("SG304", "shop.example", "theme"),                 # LIFE-03: 2 years for a non-affinity cookie
+        } <= found
+        # A session JSESSIONID that is Secure and HttpOnly draws only the SameSite finding.
+        assert {r for r, _, c in found if c == "JSESSIONID"} == {"SG103"}
+
+    def test_flow_file(self, run):
+        found = self.findings(run, "tests/data/captures/app.mitm")
+        assert {
+            ("SG201", "app.example.net", "BIGipServerapp_pool"),   # route-domain IPv4 192.168.10.10
+            ("SG201", "app.example.net", "BIGipServerv6_pool"),    # IPv6 ULA fd00::42
+            ("SG110", "app.example.net", "INGRESSCOOKIE"),         # TLS-01: set over plain HTTP
+            ("SG105", "app.example.net", "__Host-lb"),             # __Host- with a Domain attribute
+        } <= found
+        assert not {f for f in found if f[2] == "lang"}         # one year, not an affinity cookie
+
+    def test_header_dump(self, run):
+        found = self.findings(run, HEADERS, "--url", "https://shop.example/")
+        assert {
+            ("SG201", "shop.example", "BIGipServerweb_pool"),
+            ("SG202", "www.shop.example", "BIGipServerapi_pool"),  # public origin 93.184.216.34:80
+            ("SG301", "www.shop.example", "SERVERID"),
+            ("SG304", "www.shop.example", "theme"),
+        } <= found
+        assert not {f for f in found if f[2] == "sid"}
+
+
+def test_progress_bar_draws_and_clears(capsys):
+    bar = cli._ProgressBar(total=1000)
+    bar(500)
+    bar.done()
+    err = capsys.readouterr().err
+    assert "reading [###############               ] 50.0%" in err and err.endswith("\r")
+
+
+def test_progress_bar_only_on_a_terminal_for_big_files(tmp_path):
+    big = tmp_path / "big.har"
+    big.write_bytes(b"{" + b" " * cli.PROGRESS_MIN_BYTES)
+    assert cli._progress_bar(str(big)) is None  # stderr is not a terminal under pytest
+    assert cli._progress_bar("-") is None
 
 
 def test_version(run, capsys):
