@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(VENV)/bin/python -m ruff check .
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # Not part of `make test`: a long run that prints throughput and memory ratios.

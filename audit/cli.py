@@ -30,7 +30,6 @@ from audit import sources
 from audit.conditions import DEFAULT_MAX_LIFETIME
 from audit.conditions import Settings
 from audit.findings import SEVERITIES
-from audit.findings import InputError
 from audit.findings import severity_rank
 from audit.report import FORMATS
 from audit.report import table_format

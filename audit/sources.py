@@ -45,18 +45,10 @@ class Exchange:
     server_ip: str | None = None
 
     def response_header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.response_headers:
-            if k.lower() == name:
-                return v
-        return None
+        return _first(self.response_headers, name)
 
     def request_header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.request_headers:
-            if k.lower() == name:
-                return v
-        return None
+        return _first(self.request_headers, name)
 
     def set_cookie_lines(self) -> list[str]:
         lines = []
@@ -65,6 +57,11 @@ class Exchange:
                 # Some HAR writers fold several Set-Cookie headers into one value with newlines.
                 lines.extend(part for part in v.split("\n") if part.strip())
         return lines
+
+
+def _first(headers: list[tuple[str, str]], name: str) -> str | None:
+    name = name.lower()
+    return next((v for k, v in headers if k.lower() == name), None)
 
 
 class CaptureError(Exception):
@@ -402,7 +399,8 @@ def _read_flows(capture: Capture) -> Iterator[Exchange]:
         except (ValueError, TypeError, IndexError) as e:
             if str(e) == "not a tnetstring: empty file" and reader.offset == start:
                 return
-            what = "the file ends inside this flow record (cut off)" if not reader.read(1) else f"corrupt flow record ({e})"
+            cut_off = not reader.read(1)
+            what = "the file ends inside this flow record (cut off)" if cut_off else f"corrupt flow record ({e})"
             raise _Damaged(
                 f"byte {start} (flow {index})",
                 f"{what}; the {index} flows before it were read",

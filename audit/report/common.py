@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.decoders import describe
 from audit.cookies import human_duration
+from audit.decoders import describe
 from audit.findings import SEVERITIES
 from audit.findings import Report
 
@@ -62,10 +62,6 @@ def decoded(cookie_or_evidence: dict[str, Any] | None) -> str:
 
 def evidence(finding: dict[str, Any]) -> list[str]:
     return [e["summary"] for e in finding["evidence"] if e.get("summary")]
-
-
-def basis(finding: dict[str, Any]) -> list[str]:
-    return [b["ref"] for b in finding["basis"]]
 
 
 def where(finding: dict[str, Any]) -> str:

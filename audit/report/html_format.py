@@ -10,6 +10,7 @@ import html
 from string import Template
 from typing import Any
 
+from audit.findings import SEVERITIES
 from audit.findings import Report
 from audit.report import common
 
@@ -66,7 +67,7 @@ def e(value: Any) -> str:
 def render(report: Report) -> str:
     data = report.as_dict()
     counts = report.summary()
-    severities = [s for s in reversed(list(counts))]
+    severities = list(reversed(SEVERITIES))
     return PAGE.substitute(
         summary=e(common.summary_line(report)),
         generated_at=e(data["generated_at"]),

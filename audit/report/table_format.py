@@ -25,16 +25,7 @@ def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
             if f["count"] > 1:
                 text += f"\n({f['count']} times)"
             rows.append([f["severity"], f["rule"], f["host"], f["cookie"], text])
-        out.append("Findings")
-        out.append(
-            tabulate(
-                rows,
-                headers=["Severity", "Rule", "Host", "Cookie", "Finding"],
-                tablefmt=tablefmt,
-                maxcolwidths=_FINDING_WIDTHS,
-            )
-        )
-        out.append("")
+        out += _section("Findings", rows, ["Severity", "Rule", "Host", "Cookie", "Finding"], tablefmt, _FINDING_WIDTHS)
     if data["cookies"]:
         rows = []
         for c in data["cookies"]:
@@ -48,16 +39,8 @@ def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
                     common.lifetime(c) + ("\nthird party" if c["party"] == "third" else ""),
                 ]
             )
-        out.append("Cookie inventory")
-        out.append(
-            tabulate(
-                rows,
-                headers=["Host", "Cookie", "Set by", "Flags", "Lifetime"],
-                tablefmt=tablefmt,
-                maxcolwidths=_COOKIE_WIDTHS,
-            )
-        )
-        out.append("")
+        headers = ["Host", "Cookie", "Set by", "Flags", "Lifetime"]
+        out += _section("Cookie inventory", rows, headers, tablefmt, _COOKIE_WIDTHS)
     if data["errors"]:
         out.append("Input errors")
         out.extend(f"  {e['input']}: {e['place']}: {e['message']}" for e in data["errors"])
@@ -65,3 +48,7 @@ def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
     if not data["findings"]:
         out.append("No findings.")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _section(title: str, rows: list, headers: list[str], tablefmt: str, widths: list[int]) -> list[str]:
+    return [title, tabulate(rows, headers=headers, tablefmt=tablefmt, maxcolwidths=widths), ""]

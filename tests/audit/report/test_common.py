@@ -35,9 +35,8 @@ def test_summary_line():
     assert common.summary_line(report) == "1 input, 2 cookies, 0 findings"
 
 
-def test_evidence_and_basis():
+def test_evidence_and_where():
     finding = {"evidence": [{"summary": "10.0.0.1:80 (private)"}, {"set_cookie": "a=1"}],
                "basis": [{"ref": "RFC 6265", "url": "https://x", "kind": "rfc"}], "source": "s", "place": "p"}
     assert common.evidence(finding) == ["10.0.0.1:80 (private)"]
-    assert common.basis(finding) == ["RFC 6265"]
     assert common.where(finding) == "s: p"
