@@ -45,8 +45,6 @@ class _Pattern:
             return bool(self.pattern.search(name))
         return True
 
-    def matches(self, name: str, value: str) -> bool:
-        return self.matches_name(name) and (self.value is None or bool(self.value.search(value)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,11 +80,8 @@ class Catalog:
 
     def classify(self, name: str, value: str) -> Classification | None:
         value = value.strip('"')
-        for p in self._by_name.get(name, ()):
-            if p.matches(name, value):
-                return Classification(p.vendor, True, "name", p.decoder)
-        for p in self._by_shape:
-            if p.matches(name, value):
+        for p in self._named(name):
+            if p.value is None or p.value.search(value):
                 return Classification(p.vendor, True, "name", p.decoder)
         for p in self._by_value:
             if p.value.search(value):  # type: ignore[union-attr]
@@ -94,6 +89,11 @@ class Catalog:
         if self._looks_like_affinity(name):
             return Classification(None, True, "heuristic", None)
         return None
+
+    @functools.lru_cache(maxsize=4096)  # cookie names repeat; values do not
+    def _named(self, name: str) -> tuple[_Pattern, ...]:
+        """Patterns whose name part matches, exact names first, in catalog order."""
+        return tuple(self._by_name.get(name, ())) + tuple(p for p in self._by_shape if p.matches_name(name))
 
     @functools.lru_cache(maxsize=4096)
     def _looks_like_affinity(self, name: str) -> bool:

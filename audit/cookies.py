@@ -30,7 +30,7 @@ FLAG_ATTRIBUTES = frozenset({"secure", "httponly", "partitioned"})
 SAMESITE_VALUES = frozenset({"strict", "lax", "none"})
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class CookieObservation:
     name: str
     value: str
@@ -76,11 +76,10 @@ def observe(exchange: Exchange, now: float | None = None) -> list[CookieObservat
     lines = exchange.set_cookie_lines()
     if not lines:
         return []
-    parts = urlsplit(exchange.url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
+    scheme, host = scheme_and_host(exchange.url)
     site = registrable_domain(host)
-    top_site = _site_of_url(exchange.top_level_url) if exchange.top_level_url else None
+    top = exchange.top_level_url
+    top_site = (site if top == exchange.url else _site_of_url(top)) if top else None
     date = exchange.response_header("date")
     reference = parse_cookie_date(date) if date else None
     if reference is None:
@@ -115,8 +114,26 @@ def observe(exchange: Exchange, now: float | None = None) -> list[CookieObservat
     return out
 
 
+_PLAIN_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#@\[\]:]*)(?::\d*)?(?:[/?#]|$)")
+
+
+def scheme_and_host(url: str) -> tuple[str, str]:
+    """Lower-cased scheme and host of a URL; a regex for the common case, urlsplit for the rest."""
+    m = _PLAIN_URL.match(url)
+    if m:
+        return m.group(1).lower(), m.group(2).lower()
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower(), (parts.hostname or "").lower()
+    except ValueError:
+        return "", ""
+
+
+@functools.lru_cache(maxsize=8192)  # the same Set-Cookie line comes back on many responses
 def parse_set_cookie(line: str) -> tuple[str, str, dict[str, Any]] | None:
-    """(name, value, attributes) of one Set-Cookie line, or None when a browser would ignore it."""
+    """(name, value, attributes) of one Set-Cookie line, or None when a browser would ignore it.
+
+    The result is cached and shared: treat the attributes as read-only."""
     pairs = mitm_cookies.parse_cookie_header(line.strip())
     if not pairs:
         return None
@@ -276,10 +293,7 @@ def registrable_domain(host: str) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _site_of_url(url: str) -> str:
-    try:
-        return registrable_domain(urlsplit(url).hostname or "")
-    except ValueError:
-        return ""
+    return registrable_domain(scheme_and_host(url)[1])
 
 
 @functools.lru_cache(maxsize=4096)

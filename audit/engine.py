@@ -37,13 +37,17 @@ class _RuleIndex:
         for rule in rules:
             checks = tuple((CONDITIONS[op], arg) for op, arg in rule.conditions)
             self.by_class.setdefault(rule.cookie, []).append((rule, checks))
-        self._none: list = []
+        self._lists: dict[tuple[bool, str | None], list[tuple[Rule, tuple]]] = {}
 
     def candidates(self, obs: cookies.CookieObservation) -> list[tuple[Rule, tuple]]:
-        get = self.by_class.get
-        found = get("any", self._none) + get("affinity" if obs.affinity else "other", self._none)
-        if obs.vendor is not None:
-            found += get(obs.vendor, self._none)
+        key = (obs.affinity, obs.vendor)
+        found = self._lists.get(key)
+        if found is None:
+            get = self.by_class.get
+            found = get("any", []) + get("affinity" if obs.affinity else "other", [])
+            if obs.vendor is not None:
+                found += get(obs.vendor, [])
+            self._lists[key] = found
         return found
 
 
@@ -73,10 +77,11 @@ class Audit:
         catalog_mod.apply(self.catalog, obs)
         fired = self.judge(obs)
         row = self._inventory_row(obs)
+        summary = decoders.describe(obs.decoded) if fired and obs.decoded else ""
         for rule in fired:
             if rule.id not in row["rules"]:
                 row["rules"].append(rule.id)
-            self._add_finding(rule, obs)
+            self._add_finding(rule, obs, summary)
         return fired
 
     def judge(self, obs: cookies.CookieObservation) -> list[Rule]:
@@ -130,17 +135,17 @@ class Audit:
         self._inventory[key] = row
         return row
 
-    def _add_finding(self, rule: Rule, obs: cookies.CookieObservation) -> None:
+    def _add_finding(self, rule: Rule, obs: cookies.CookieObservation, summary: str) -> None:
         key = (rule.id, obs.host, obs.name)
         finding = self._findings.get(key)
         if finding is not None:
             finding.count += 1
             if (obs.decoded or self.show_values) and len(finding.evidence) < MAX_EVIDENCE:
-                evidence = _evidence(obs, self.show_values)
+                evidence = _evidence(obs, summary, self.show_values)
                 if evidence not in finding.evidence:
                     finding.evidence.append(evidence)
             return
-        evidence = _evidence(obs, self.show_values)
+        evidence = _evidence(obs, summary, self.show_values)
         self._findings[key] = Finding(
             rule=rule.id,
             name=rule.name,
@@ -154,7 +159,7 @@ class Audit:
             site=obs.site,
             cookie=obs.name,
             vendor=obs.vendor,
-            message=rule.message.format_map(self._message_fields(obs)),
+            message=rule.message.format_map(self._message_fields(obs, summary)),
             remediation=rule.remediation,
             url=safe_url(obs.url),
             source=obs.source,
@@ -162,14 +167,14 @@ class Audit:
             evidence=[evidence] if evidence else [],
         )
 
-    def _message_fields(self, obs: cookies.CookieObservation) -> dict[str, str]:
+    def _message_fields(self, obs: cookies.CookieObservation, summary: str) -> dict[str, str]:
         return {
             "cookie": obs.name,
             "vendor": obs.vendor_name or ("an unidentified" if obs.affinity else "a"),
             "host": obs.host,
             "site": obs.site,
             "url": safe_url(obs.url),
-            "decoded": decoders.describe(obs.decoded) or "nothing",
+            "decoded": summary or "nothing",
             "lifetime": cookies.human_duration(obs.lifetime_seconds),
             "domain": obs.attributes.get("domain") or obs.host,
             "samesite": str(obs.attributes.get("samesite") or "missing"),
@@ -186,6 +191,8 @@ class Audit:
     ) -> Report:
         findings = sorted(self._findings.values(), key=Finding.sort_key)
         inventory = sorted(self._inventory.values(), key=lambda r: (r["site"], r["host"], r["name"]))
+        for row in inventory:
+            row["rules"].sort()
         return Report(
             tool=tool,
             generated_at=generated_at,
@@ -202,11 +209,11 @@ def _public_decoded(decoded: dict[str, Any] | None) -> dict[str, Any] | None:
     return dict(decoded) if decoded else None
 
 
-def _evidence(obs: cookies.CookieObservation, show_values: bool) -> dict[str, Any]:
+def _evidence(obs: cookies.CookieObservation, summary: str, show_values: bool) -> dict[str, Any]:
     evidence: dict[str, Any] = {}
     if obs.decoded:
         evidence["decoded"] = dict(obs.decoded)
-        evidence["summary"] = decoders.describe(obs.decoded)
+        evidence["summary"] = summary
     if show_values:
         evidence["set_cookie"] = obs.set_cookie
     return evidence

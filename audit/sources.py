@@ -87,7 +87,6 @@ class Capture:
 
     name: str
     kind: str
-    size: int | None
     _stream: BinaryIO
     _reader: Callable[[Capture], Iterator[Exchange]]
     url: str = DEFAULT_URL
@@ -107,6 +106,9 @@ class Capture:
                 yield exchange
         except _Damaged as e:
             self.errors.append(InputError(self.name, e.place, e.message))
+            # The SHA-256 names the whole input, damaged part included.
+            while self.read(1 << 20):
+                pass
         finally:
             self.close()
 
@@ -138,14 +140,13 @@ def open_capture(
 ) -> Capture:
     """Open `path` (or `-` for stdin) and detect its kind from the first bytes."""
     if path == "-":
-        name, stream, size = "<stdin>", sys.stdin.buffer, None
+        name, stream = "<stdin>", sys.stdin.buffer
     else:
         name = path
         try:
             stream = open(path, "rb")
         except OSError as e:
             raise CaptureError(InputError(path, "", e.strerror or str(e))) from e
-        size = _size(stream)
     head = _peek(stream, 64).lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         _close(stream)
@@ -165,21 +166,12 @@ def open_capture(
         )
     else:
         kind, reader = "headers", _read_headers
-    return Capture(name, kind, size, stream, reader, url=url, progress=progress)
+    return Capture(name, kind, stream, reader, url=url, progress=progress)
 
 
 def _close(stream: BinaryIO) -> None:
     if stream is not sys.stdin.buffer:
         stream.close()
-
-
-def _size(stream: BinaryIO) -> int | None:
-    try:
-        size = stream.seek(0, 2)
-        stream.seek(0)
-        return size
-    except OSError:
-        return None
 
 
 def _peek(stream: BinaryIO, n: int) -> bytes:

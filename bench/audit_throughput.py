@@ -137,6 +137,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=100_000, help="exchanges per capture (default 100000)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement; the best counts")
     parser.add_argument("--keep", type=Path, help="write the captures here and keep them")
+    parser.add_argument("--only", choices=["har", "flows"], help="measure one capture kind only")
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="sg-bench-"))
@@ -146,7 +147,10 @@ def main() -> None:
     small = max(args.n // 10, 1)
     try:
         print(f"stickyguard audit benchmark: N = {args.n} exchanges, {len(rules)} rules, best of {args.repeat}")
-        for kind, writer, ext in (("HAR", write_har, "har"), ("flow file", write_flows, "mitm")):
+        kinds = [("HAR", write_har, "har", "har"), ("flow file", write_flows, "mitm", "flows")]
+        for kind, writer, ext, key in kinds:
+            if args.only and args.only != key:
+                continue
             path, path_small = work / f"bench.{ext}", work / f"bench-small.{ext}"
             start = time.perf_counter()
             writer(path, args.n)

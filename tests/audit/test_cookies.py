@@ -194,3 +194,18 @@ def test_observe_ignores_responses_without_cookies():
 )
 def test_human_duration(seconds, text):
     assert cookies.human_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("https://Shop.Example/x", ("https", "shop.example")),
+        ("HTTP://a.example:8080?q=1", ("http", "a.example")),
+        ("https://user:pw@a.example/", ("https", "a.example")),
+        ("https://[2001:db8::1]:443/", ("https", "2001:db8::1")),
+        ("https://a.example#frag", ("https", "a.example")),
+        ("not a url", ("", "")),
+    ],
+)
+def test_scheme_and_host(url, expected):
+    assert cookies.scheme_and_host(url) == expected

@@ -246,3 +246,12 @@ def test_malformed_entry_in_the_middle_is_not_called_a_cut(tmp_path):
     capture, exchanges = read(write(tmp_path, "m.har", broken))
     assert len(exchanges) == 2
     assert "(entry 2): malformed JSON (Expecting ',' delimiter); the 2 entries before it were read" in str(capture.errors[0])
+
+
+def test_sha256_covers_the_whole_damaged_file():
+    import hashlib
+
+    for path in (BAD / "truncated.mitm", BAD / "malformed.har", BAD / "notes.txt"):
+        capture, _ = read(path)
+        assert capture.errors
+        assert capture.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
