@@ -153,7 +153,7 @@ class Audit:
             severity=rule.severity,
             confidence=rule.confidence,
             cwe=list(rule.cwe),
-            basis=[dict(b) for b in rule.basis],
+            basis=list(rule.basis),  # shared with the rule: findings never change it
             references=list(rule.references),
             host=obs.host,
             site=obs.site,
