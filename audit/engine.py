@@ -109,6 +109,8 @@ class Audit:
             "name": obs.name,
             "vendor": obs.vendor,
             "vendor_name": obs.vendor_name,
+            # Set by the balancer itself: the fix goes into its configuration, not the application.
+            "vendor_managed": bool(obs.vendor and self.catalog.vendors[obs.vendor].managed),
             "affinity": obs.affinity,
             "classified_by": obs.classified_by,
             "attributes": {

@@ -59,6 +59,7 @@ def test_inventory_row(ruleset, catalog):
         "name": "route",
         "vendor": None,
         "vendor_name": None,
+        "vendor_managed": False,
         "affinity": True,
         "classified_by": "heuristic",
         "attributes": {"secure": True, "httponly": True, "samesite": "Lax", "partitioned": False,
@@ -74,6 +75,13 @@ def test_inventory_row(ruleset, catalog):
         "seen": 1,
         "rules": ["SG106", "SG301", "SG302", "SG303"],
     }
+
+
+def test_vendor_managed(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex(["AWSALB=x; Path=/", "JSESSIONID=7D8A2F0B4C1E9A3D5F6B8C0E2A4D6F81.node2; Path=/"]))
+    rows = {r["name"]: r["vendor_managed"] for r in report_of(audit).cookies}
+    assert rows == {"AWSALB": True, "JSESSIONID": False}
 
 
 def test_values_stay_out_unless_asked(ruleset, catalog):
