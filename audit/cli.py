@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import ipaddress
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from tabulate import tabulate_formats
 import audit
 from audit import catalog as catalog_mod
 from audit import engine
+from audit import recovery
 from audit import rules as rule_data
 from audit import sources
 from audit.conditions import DEFAULT_MAX_LIFETIME
@@ -56,6 +58,13 @@ def http_url(text: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(f"not an http(s) URL with a host: {text!r}")
     return text
+
+
+def ip_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
 
 
 def table_style(text: str) -> str:
@@ -99,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"URL that header text was fetched from (default: {sources.DEFAULT_URL})")
     p.add_argument("--max-lifetime", type=duration, default=DEFAULT_MAX_LIFETIME, metavar="DURATION",
                    help="longest lifetime an affinity cookie may ask for before SG302 fires (default: 24h)")
+    p.add_argument("--candidates", action="append", default=[], metavar="RANGES",
+                   help="addresses, CIDR ranges and ports to try against hashed backend cookies, "
+                        "e.g. 10.0.0.0/24:80,8080 (ports default to 80,443,8080); repeatable")
+    p.add_argument("--client-ip", type=ip_address, metavar="IP",
+                   help="the client's address as the site saw it, to find it stored in cookies")
     p.add_argument("--show-values", action="store_true",
                    help="put raw cookie values in the report (they are left out by default)")
     p.add_argument("--table-format", type=table_style, default=table_format.DEFAULT_TABLE_FORMAT,
@@ -165,8 +179,13 @@ def generated_at() -> str:
 def run_audit(args: argparse.Namespace) -> int:
     if args.inputs.count("-") > 1:
         raise UsageError("stdin (-) can be read only once")
+    try:
+        ranges = recovery.parse(args.candidates) if args.candidates else None
+    except recovery.CandidateError as e:
+        raise UsageError(f"--candidates: {e}") from None
     rules, catalog = load(args.rules, args.only_rules)
-    auditor = engine.Audit(rules, catalog, Settings(args.max_lifetime), show_values=args.show_values)
+    settings = Settings(max_lifetime_seconds=args.max_lifetime, client_ip=args.client_ip)
+    auditor = engine.Audit(rules, catalog, settings, show_values=args.show_values, candidates=ranges)
     inputs, errors = [], []
     for path in args.inputs:
         bar = _progress_bar(path) if not args.no_progress else None

@@ -7,10 +7,16 @@ schema in rules/schema.json lists the same names (a test keeps the two equal).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import functools
+import hashlib
+import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
+
+from audit import leaks
 
 if TYPE_CHECKING:
     from audit.cookies import CookieObservation
@@ -21,6 +27,7 @@ DEFAULT_MAX_LIFETIME = 24 * 3600  # PrivacyScore's short/long boundary; `--max-l
 @dataclasses.dataclass(frozen=True)
 class Settings:
     max_lifetime_seconds: int = DEFAULT_MAX_LIFETIME
+    client_ip: str | None = None  # the client's address as the site saw it (`--client-ip`)
 
 
 Condition = Callable[["CookieObservation", Any, Settings], bool]
@@ -69,14 +76,32 @@ def third_party(obs: CookieObservation, arg: bool, settings: Settings) -> bool:
 _INTERNAL = frozenset({"private", "loopback", "link-local", "shared", "documentation", "reserved"})
 
 
+_NAMES = {
+    "pool-name": ("pool", "vserver", "service_group"),
+    "server-name": ("server", "route", "server_id", "datacenter", "tenant_id", "proxy_id"),
+    "timing": ("created", "last_seen", "first_seen", "process_id"),
+    "personal-data": ("email",),
+    "jwt-personal-claims": ("jwt_personal_claims",),
+}
+
+
 def decodes_to(obs: CookieObservation, arg: str, settings: Settings) -> bool:
     decoded = obs.decoded
     if not decoded:
         return False
+    if arg in _NAMES:
+        return any(decoded.get(key) not in (None, "") for key in _NAMES[arg])
     if arg == "encrypted":
         return bool(decoded.get("encrypted"))
-    if arg == "pool-name":
-        return bool(decoded.get("pool"))
+    if arg == "backend-url":
+        return bool(decoded.get("url"))
+    if arg == "backend-hash":
+        return "hash" in decoded and "ip" not in decoded
+    if arg == "internal-hostname":
+        return bool(decoded.get("internal_host"))
+    if arg == "port-only":
+        has_port = decoded.get("port") is not None or decoded.get("vport") is not None
+        return has_port and "ip" not in decoded and "host" not in decoded
     klass = decoded.get("address_class")
     if klass is None:
         return False
@@ -85,6 +110,14 @@ def decodes_to(obs: CookieObservation, arg: str, settings: Settings) -> bool:
     if arg == "public-address":
         return klass == "public"
     return arg == "any-address"
+
+
+def contains_client_ip(obs: CookieObservation, arg: bool, settings: Settings) -> bool:
+    """The value holds the client's address: raw, truncated to its /24 (/48), or under an
+    unkeyed md5/sha1/sha256, which anyone can reverse by hashing the whole IPv4 space."""
+    if not settings.client_ip:
+        return False
+    return client_ip_in(obs.value, settings.client_ip) == arg
 
 
 CONDITIONS: dict[str, Condition] = {
@@ -99,4 +132,45 @@ CONDITIONS: dict[str, Condition] = {
     "lifetime_over_budget": lifetime_over_budget,
     "third_party": third_party,
     "decodes_to": decodes_to,
+    "contains_client_ip": contains_client_ip,
 }
+
+
+@functools.lru_cache(maxsize=16)
+def _client_ip_needles(ip: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(texts to look for, digests the whole value may equal) for one client address."""
+    addr = ipaddress.ip_address(ip)
+    texts = [str(addr)]
+    if addr.version == 4:
+        texts.append(str(addr).rsplit(".", 1)[0] + ".")  # the /24, as NGINX ip_hash keys it
+    else:
+        texts.append(str(ipaddress.ip_network(f"{addr}/48", strict=False).network_address).rstrip(":") + ":")
+    digests = []
+    for name in ("md5", "sha1", "sha256"):
+        raw = hashlib.new(name, str(addr).encode()).digest()
+        digests.append(raw.hex())
+        digests.append(base64.b64encode(raw).decode().rstrip("="))
+        digests.append(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+    return tuple(texts), tuple(digests)
+
+
+def client_ip_in(value: str, ip: str) -> bool:
+    texts, digests = _client_ip_needles(ip)
+    for _, text in leaks.readings(value):
+        if text.strip("=") in digests or text.lower() in digests:
+            return True
+        if any(_contains_address(text, t) for t in texts):
+            return True
+    return False
+
+
+def _contains_address(text: str, needle: str) -> bool:
+    """`needle` occurs in `text` not as part of a longer number (10.0.0.1 is not in 110.0.0.19)."""
+    start = text.find(needle)
+    while start != -1:
+        before = text[start - 1] if start else ""
+        after = text[start + len(needle)] if start + len(needle) < len(text) else ""
+        if not (before.isdigit() or before == ".") and not (needle[-1].isdigit() and after.isdigit()):
+            return True
+        start = text.find(needle, start + 1)
+    return False

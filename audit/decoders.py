@@ -8,9 +8,13 @@ when the value is not in the decoder's format. Decoders are registered by name i
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from collections.abc import Callable
+from datetime import datetime
+from datetime import timezone
 from typing import Any
 
 Decoded = dict[str, Any]
@@ -105,9 +109,295 @@ def _address(names: Decoded, ip: str, port: int | None, **extra: Any) -> Decoded
     }
 
 
+def _iso(seconds: float) -> str | None:
+    """A plausible Unix time (2000-2100) as ISO-8601 UTC, or None when it cannot be one."""
+    if not 946684800 <= seconds < 4102444800:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _ip_port(text: str) -> tuple[str, int] | None:
+    """`10.0.0.1:80` or `[fd00::1]:80` -> (ip, port), validated."""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})", text)
+    if not m:
+        return None
+    ip, port = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    try:
+        ip = str(ipaddress.ip_address(ip))
+    except ValueError:
+        return None
+    return (ip, int(port)) if int(port) < 2**16 else None
+
+
+_NSC_VALUE = re.compile(r"^[0-9a-f]{8}([0-9a-f]{8})45525d5f4f58455e445a4a42([0-9a-f]{4})$")
+
+
+def netscaler(name: str, value: str) -> Decoded | None:
+    """Citrix NetScaler COOKIEINSERT: the service IP XOR 0x03081e11 and port XOR 0x3630 in hex;
+    the vserver name in the cookie name, each letter shifted by one (catalyst256, hindsight)."""
+    names: Decoded = {}
+    if name.startswith("NSC_") and len(name) > 4:
+        # The shift is documented by decoders, not by Citrix; some appliances give an opaque id.
+        names["vserver"] = "".join(_unshift(c) for c in name[4:])
+    m = _NSC_VALUE.match(value.strip().strip('"').lower())
+    if not m:
+        return {**names, "confidence": "medium"} if names else None
+    ip = str(ipaddress.IPv4Address(int(m.group(1), 16) ^ 0x03081E11))
+    return _address(names, ip, int(m.group(2), 16) ^ 0x3630)
+
+
+def _unshift(c: str) -> str:
+    if "b" <= c <= "z" or "B" <= c <= "Z":
+        return chr(ord(c) - 1)
+    if c == "a":
+        return "z"
+    if c == "A":
+        return "Z"
+    return c
+
+
+_A10_VALUE = re.compile(r"^[A-P]{12}$")
+
+
+def a10(name: str, value: str) -> Decoded | None:
+    """A10 Thunder `sto-id`: 12 letters A-P, one hex nibble each; bytes 0-3 reversed are the IPv4
+    address, bytes 4-5 little-endian the port. Inferred from public cookies (not documented by
+    A10), so the confidence is medium. The name may carry the virtual port (byte-swapped, as
+    BIG-IP does) and the service-group name."""
+    names: Decoded = {}
+    m = re.match(r"^sto-id(?:-(.+))?$", name)
+    if m and m.group(1):
+        groups = []
+        for token in m.group(1).split("-"):
+            if token.isdigit() and "vport" not in names and int(token) < 2**16:
+                names["vport"] = _swap16(int(token))
+            else:
+                groups.append(token)
+        if groups:
+            names["service_group"] = "-".join(groups)
+    if not _A10_VALUE.match(value.strip()):
+        return {**names, "confidence": "medium"} if names else None
+    raw = bytes((ord(a) - 65) << 4 | (ord(b) - 65) for a, b in zip(value[0::2], value[1::2]))
+    ip = str(ipaddress.IPv4Address(raw[3::-1]))
+    decoded = _address(names, ip, raw[4] | raw[5] << 8)
+    return {**decoded, "confidence": "medium"} if decoded else None
+
+
+_B64_30 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def haproxy(name: str, value: str) -> Decoded | None:
+    """HAProxy `cookie` persistence: the value is the server's cookie string as the admin wrote it;
+    `prefix` mode writes `server~appvalue`; with maxidle/maxlife `server|LLLLL[|FFFFF]`, each date
+    30 bits in HAProxy's base64 alphabet of (unix time + 3) >> 2 (src/base64.c s30tob64)."""
+    value = value.strip().strip('"')
+    parts = value.split("|")
+    server = parts[0].split("~", 1)[0]
+    if not server:
+        return None
+    decoded: Decoded = {"server": server}
+    for key, text in zip(("last_seen", "first_seen"), parts[1:3]):
+        if len(text) != 5 or any(c not in _B64_30 for c in text):
+            return None
+        seconds = 0
+        for c in text:
+            seconds = seconds << 6 | _B64_30.index(c)
+        when = _iso(seconds << 2)
+        if when is None:
+            return None
+        decoded[key] = when
+    return {**decoded, "confidence": "high"}
+
+
+def route_suffix(name: str, value: str) -> Decoded | None:
+    """Apache mod_proxy_balancer ROUTEID and Tomcat/JBoss jvmRoute: the route is what follows the
+    first `.` of the value (`ROUTEID=.node1`, `JSESSIONID=<id>.node1`)."""
+    head, dot, route = value.strip().strip('"').partition(".")
+    if not dot or not route or not re.fullmatch(r"[A-Za-z0-9_\-.]+", route):
+        return None
+    return {"route": route, "confidence": "high"}
+
+
+def websphere(name: str, value: str) -> Decoded | None:
+    """IBM WebSphere plug-in affinity: cache id (4 digits), session id (23), then `:clone id`s."""
+    m = re.fullmatch(r"(\d{4})([A-Za-z0-9_\-]{23}):(.+)", value.strip())
+    if not m:
+        return None
+    clones = [c for c in m.group(3).split(":") if c]
+    return {"server_id": ", ".join(clones), "confidence": "high"} if clones else None
+
+
+def weblogic(name: str, value: str) -> Decoded | None:
+    """Oracle WebLogic: SESSION!PRIMARY_JVMID[!SECONDARY_JVMID][!CREATION_TIME_MS]."""
+    parts = value.strip().split("!")
+    if len(parts) < 2 or not parts[0]:
+        return None
+    created = None
+    if len(parts) > 2 and re.fullmatch(r"\d{13}", parts[-1]):
+        created = _iso(int(parts[-1]) / 1000)
+        parts = parts[:-1]
+    ids = parts[1:]
+    if not ids or not all(re.fullmatch(r"-?\d{1,10}", i) for i in ids):
+        return None
+    decoded: Decoded = {"server_id": ", ".join(ids)}
+    if created:
+        decoded["created"] = created
+    return {**decoded, "confidence": "high"}
+
+
+def envoy(name: str, value: str) -> Decoded | None:
+    """Envoy stateful session cookie: base64 of `ip:port`, or (newer) of a protobuf
+    `Cookie{string address = 1; uint64 expires = 2}` (source/extensions/http/stateful_session/cookie)."""
+    raw = _b64(value.strip().strip('"'))
+    if raw is None:
+        return None
+    text = raw.decode("ascii", errors="replace")
+    found = _ip_port(text)
+    if found is None and raw[:1] == b"\x0a" and len(raw) > 2 and raw[1] < 0x80:
+        found = _ip_port(raw[2 : 2 + raw[1]].decode("ascii", errors="replace"))
+    if found is None:
+        return None
+    return _address({}, found[0], found[1])
+
+
+def ingress_nginx(name: str, value: str) -> Decoded | None:
+    """Kubernetes ingress-nginx affinity: balanced mode writes `<seconds.millis>.<worker pid>.<random>`
+    (since 2021 followed by `|<backend key>`); older releases wrote md5 or sha1 of the pod's
+    `ip:port`, which `--candidates` can recover; persistent mode hashes with the upstream name."""
+    value = value.strip().strip('"')
+    m = re.fullmatch(r"(\d{10})\.(\d{1,3})\.(\d{1,7})\.(\d{1,7})(?:\|[0-9a-f]{32})?", value)
+    if m:
+        created = _iso(int(m.group(1)))
+        if created:
+            return {"created": created, "process_id": int(m.group(3)), "confidence": "high"}
+    if re.fullmatch(r"[0-9a-f]{32}", value):
+        return {"hash": "md5", "hash_of": "ip:port", "confidence": "medium"}
+    if re.fullmatch(r"[0-9a-f]{40}", value):
+        return {"hash": "sha1", "hash_of": "ip:port", "confidence": "medium"}
+    if re.fullmatch(r"[0-9a-f]{32}\|[0-9a-f]{32}", value):
+        return {"hash": "md5", "hash_of": "upstream name and ip:port", "confidence": "low"}
+    return None
+
+
+def traefik(name: str, value: str) -> Decoded | None:
+    """Traefik: up to v2.4 the value is the backend URL itself; v2.5-v3.3.3 an unsalted FNV-64 hex
+    of it, v3.3.4+ the first 16 hex digits of its SHA-256; `--candidates` recovers the hashes."""
+    value = value.strip().strip('"')
+    url = _backend_url(value)
+    if url is not None:
+        return url
+    if re.fullmatch(r"[0-9a-f]{1,16}", value):
+        return {"hash": "fnv64 or sha256", "hash_of": "backend URL", "confidence": "medium"}
+    return None
+
+
+def _backend_url(value: str) -> Decoded | None:
+    m = re.fullmatch(r"(https?)://([^/:\[\]]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?(/\S*)?", value)
+    if not m:
+        return None
+    host = m.group(2).strip("[]")
+    decoded: Decoded = {"url": value}
+    try:
+        ip = str(ipaddress.ip_address(host))
+    except ValueError:
+        decoded["host"] = host
+    else:
+        decoded.update(ip=ip, address_class=address_class(ip))
+    port = int(m.group(3)) if m.group(3) else (443 if m.group(1) == "https" else 80)
+    if port < 2**16:
+        decoded["port"] = port
+    return {**decoded, "confidence": "high"}
+
+
+def akamai(name: str, value: str) -> Decoded | None:
+    """Akamai Application Load Balancer cloudlet `akaalb_<label>`: origin (data-centre) names in
+    clear in `~op=<policy>:<origin>` and `~m=<origin>:<n>` (field meaning inferred from cookies)."""
+    origins = re.findall(r"~op=[^:|~]*:([^|~]+)", value) + re.findall(r"~m=([^:|~]+):\d+", value)
+    unique = list(dict.fromkeys(o for o in origins if o))
+    if not unique:
+        return None
+    decoded: Decoded = {"datacenter": ", ".join(unique)}
+    if name.startswith("akaalb_") and len(name) > 7:
+        decoded["pool"] = name[7:]
+    return {**decoded, "confidence": "medium"}
+
+
+def heroku(name: str, value: str) -> Decoded | None:
+    """Heroku router `heroku-session-affinity`: base64url of a header and an Erlang term holding
+    the dyno names as binaries (`web.1`); layout inferred from cookies, so medium confidence."""
+    raw = _b64(value.strip().strip('"'))
+    if raw is None or b"\x83" not in raw[:4]:
+        return None
+    dynos = []
+    for m in re.finditer(rb"\x6d\x00\x00\x00([\x01-\x40])", raw):
+        start = m.end()
+        text = raw[start : start + m.group(1)[0]]
+        if re.fullmatch(rb"[a-z][a-z0-9_-]*\.\d+", text):
+            dynos.append(text.decode())
+    if not dynos:
+        return None
+    return {"server": ", ".join(dynos), "confidence": "medium"}
+
+
+def azure_arr(name: str, value: str) -> Decoded | None:
+    """Azure App Service ARRAffinity: the worker instance id; a client that sets it picks the instance."""
+    value = value.strip()
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        return None
+    return {"server_id": value.lower(), "confidence": "high"}
+
+
+def imperva(name: str, value: str) -> Decoded | None:
+    """Imperva (Incapsula): the cookie names carry the customer's site id and the PoP proxy id."""
+    m = re.fullmatch(r"incap_ses_(\d+)_(\d+)", name)
+    if m:
+        return {"proxy_id": m.group(1), "tenant_id": m.group(2), "confidence": "high"}
+    m = re.fullmatch(r"(?:nlbi|visid_incap)_(\d+)(?:_\d+)?", name)
+    if m:
+        return {"tenant_id": m.group(1), "confidence": "high"}
+    return None
+
+
+def caddy(name: str, value: str) -> Decoded | None:
+    """Caddy `lb_policy cookie`: hex HMAC-SHA256 of the upstream's dial address with the configured
+    secret; without a secret the key is empty and `--candidates` recovers the backend."""
+    if not re.fullmatch(r"[0-9a-f]{64}", value.strip()):
+        return None
+    return {"hash": "hmac-sha256", "hash_of": "ip:port", "confidence": "medium"}
+
+
+def _b64(text: str) -> bytes | None:
+    """Standard or URL-safe base64, padding optional; None when the text is not base64."""
+    if not re.fullmatch(r"[A-Za-z0-9+/_-]{4,}={0,2}", text):
+        return None
+    text = text.rstrip("=").replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 DECODERS: dict[str, Decoder] = {
     "bigip": bigip,
+    "netscaler": netscaler,
+    "a10": a10,
+    "haproxy": haproxy,
+    "route_suffix": route_suffix,
+    "websphere": websphere,
+    "weblogic": weblogic,
+    "envoy": envoy,
+    "ingress_nginx": ingress_nginx,
+    "traefik": traefik,
+    "akamai": akamai,
+    "heroku": heroku,
+    "azure_arr": azure_arr,
+    "imperva": imperva,
+    "caddy": caddy,
 }
+
+
+_NOT_NAMES = frozenset({"ip", "port", "address_class", "encrypted", "confidence", "hash", "hash_of", "recovered",
+                        "internal_host", "encoding", "url"})
 
 
 def describe(decoded: Decoded | None) -> str:
@@ -120,9 +410,19 @@ def describe(decoded: Decoded | None) -> str:
         host = f"[{ip}]" if ":" in ip else ip
         addr = f"{host}:{decoded['port']}" if decoded.get("port") is not None else host
         parts.append(f"{addr} ({decoded['address_class']})")
+    elif decoded.get("host"):
+        parts.append(f"{decoded['host']}:{decoded['port']}" if decoded.get("port") else decoded["host"])
+    elif decoded.get("port") is not None:
+        parts.append(f"port {decoded['port']}")
+    if decoded.get("url"):
+        parts.append(f"URL {decoded['url']}")
+    if decoded.get("recovered"):
+        parts.append(f"recovered from its {decoded['recovered']}")
     if decoded.get("encrypted"):
         parts.append("encrypted value")
+    if "hash" in decoded and "ip" not in decoded:
+        parts.append(f"{decoded['hash']} hash of the {decoded['hash_of']}")
     for key, value in decoded.items():
-        if key not in {"ip", "port", "address_class", "encrypted", "confidence"}:
+        if key not in _NOT_NAMES:
             parts.append(f"{key.replace('_', ' ')} {value}")
     return ", ".join(parts)

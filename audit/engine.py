@@ -16,6 +16,8 @@ from urllib.parse import urlunsplit
 from audit import catalog as catalog_mod
 from audit import cookies
 from audit import decoders
+from audit import leaks
+from audit import recovery
 from audit.catalog import Catalog
 from audit.conditions import CONDITIONS
 from audit.conditions import Settings
@@ -26,6 +28,7 @@ from audit.rules import Rule
 from audit.sources import Exchange
 
 MAX_EVIDENCE = 10  # distinct decoded values kept per finding
+MAX_HASHED = 10000  # hashed cookies held back for recovery; later ones are judged unrecovered
 
 
 class _RuleIndex:
@@ -58,12 +61,15 @@ class Audit:
         catalog: Catalog,
         settings: Settings = Settings(),
         show_values: bool = False,
+        candidates: list | None = None,
     ):
         self.rules = rules
         self.catalog = catalog
         self.settings = settings
         self.show_values = show_values
         self._index = _RuleIndex(rules)
+        self.candidates = candidates
+        self._hashed: list[cookies.CookieObservation] = []
         self._inventory: dict[tuple[str, str], dict[str, Any]] = {}
         self._findings: dict[tuple[str, str, str], Finding] = {}
 
@@ -75,6 +81,16 @@ class Audit:
         if obs.deletes:
             return []  # a browser stores nothing, so there is nothing to judge
         catalog_mod.apply(self.catalog, obs)
+        if not obs.decoded or not _reveals_something(obs.decoded):
+            # Known vendor or not, look inside the value itself.
+            obs.decoded = leaks.find(obs.value) or obs.decoded
+        if self.candidates and obs.decoded and "hash" in obs.decoded and "ip" not in obs.decoded:
+            if len(self._hashed) < MAX_HASHED:
+                self._hashed.append(obs)  # judged in report(), once every target is known
+                return []
+        return self._record(obs)
+
+    def _record(self, obs: cookies.CookieObservation) -> list[Rule]:
         fired = self.judge(obs)
         row = self._inventory_row(obs)
         summary = decoders.describe(obs.decoded) if fired and obs.decoded else ""
@@ -184,6 +200,20 @@ class Audit:
             "prefix_problems": ", ".join(obs.prefix_problems) or "nothing",
         }
 
+    def _recover_hashed(self) -> None:
+        """Hash every candidate once against every hashed value seen, then judge those cookies."""
+        pending, self._hashed = self._hashed, []
+        if not pending:
+            return
+        found = recovery.recover(self.candidates, {o.value for o in pending})
+        for obs in pending:
+            hit = found.get(obs.value.strip().strip('"').lower())
+            if hit:
+                ip, port, how = hit
+                obs.decoded = {**obs.decoded, "ip": ip, "port": port,
+                               "address_class": decoders.address_class(ip), "recovered": how}
+            self._record(obs)
+
     def report(
         self,
         inputs: list[dict[str, Any]],
@@ -191,6 +221,7 @@ class Audit:
         generated_at: str,
         tool: dict[str, str],
     ) -> Report:
+        self._recover_hashed()
         findings = sorted(self._findings.values(), key=Finding.sort_key)
         inventory = sorted(self._inventory.values(), key=lambda r: (r["site"], r["host"], r["name"]))
         for row in inventory:
@@ -205,6 +236,10 @@ class Audit:
             errors=list(errors),
             show_values=self.show_values,
         )
+
+
+def _reveals_something(decoded: dict[str, Any]) -> bool:
+    return any(key not in ("confidence", "hash", "hash_of") for key in decoded)
 
 
 def _public_decoded(decoded: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -250,7 +285,8 @@ def run_examples(rules: list[Rule], catalog: Catalog, settings: Settings = Setti
     for rule in rules:
         for kind in ("match", "no_match"):
             for index, example in enumerate(rule.examples[kind]):
-                audit = Audit(rules, catalog, settings)
+                example_settings = dataclasses.replace(settings, client_ip=example.get("client_ip"))
+                audit = Audit(rules, catalog, example_settings)
                 headers = [("Set-Cookie", example["set_cookie"])]
                 if "date" in example:
                     headers.append(("Date", example["date"]))

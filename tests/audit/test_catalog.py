@@ -36,6 +36,17 @@ from audit.sources import Exchange
         ("my-session", base64.b64encode(b"10.0.0.12:8080").decode(), "envoy", "value"),
         ("lb", "a" * 64, "caddy", "name"),
         ("X-Oracle-BMC-LBS-Route", "x", "oracle-oci-lb", "name"),
+        ("sto-id-47873-finprd_8443", "ICAJBCKMPLCA", "a10-thunder", "name"),
+        ("JSESSIONID", "0000A2MB4IJozU_VM8IffsMNfdR:v544d0o0", "ibm-websphere", "name"),
+        ("JSESSIONID", "Gk1qXhT1!-1429396839!1700000000000", "oracle-weblogic", "name"),
+        ("akaalb_www", "~op=lb:www_RESTON|~rv=1", "akamai-alb", "name"),
+        ("heroku-session-affinity", "x", "heroku", "name"),
+        ("nlbi_123456", "x", "imperva", "name"),
+        ("incap_ses_1_123456", "x", "imperva", "name"),
+        ("BNI_persistence", "x", "barracuda", "name"),
+        ("BNIS_x", "x", "barracuda", "name"),
+        ("FGTServer", "ABCDEF", "fortinet", "name"),
+        ("AlteonP", "x$$", "radware-alteon", "name"),
         # The heuristic: a name made of an affinity word, no vendor named.
         ("route", "5f1c9e", None, "heuristic"),
         ("lb_route", "x", None, "heuristic"),
@@ -114,7 +125,8 @@ def test_unknown_decoder_is_a_rule_file_error(tmp_path):
     with pytest.raises(rule_data.RuleFileError) as e:
         catalog_mod.load([tmp_path])
     assert e.value.problems == [
-        f"{path}:{line}: vendors/0/cookies/0/decoder: no decoder 'bigipp' (known: bigip)"]
+        f"{path}:{line}: vendors/0/cookies/0/decoder: no decoder 'bigipp' (known: a10, akamai, azure_arr, bigip, "
+        "caddy, envoy, haproxy, heroku, imperva, ingress_nginx, netscaler, route_suffix, traefik, weblogic, websphere)"]
 
 
 def test_invalid_regex_is_a_rule_file_error(tmp_path):

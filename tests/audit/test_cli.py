@@ -168,6 +168,38 @@ class TestOptions:
         assert "SG201" in {f["rule"] for f in json.loads(out)["findings"]}
 
 
+class TestLeakOptions:
+    def test_candidates_recover_a_hashed_backend(self, run, tmp_path):
+        dump = tmp_path / "h.txt"
+        dump.write_text("Set-Cookie: INGRESSCOOKIE=77340173909b49438e3e8e1850cf97ef; Path=/; HttpOnly\n")
+        _, out, _ = run("audit", str(dump), "--format", "json")
+        assert {f["rule"] for f in json.loads(out)["findings"]} >= {"SG209"}
+        _, out, _ = run("audit", str(dump), "--format", "json", "--candidates", "10.244.1.0/24:8080")
+        doc = json.loads(out)
+        (cookie,) = doc["cookies"]
+        assert (cookie["decoded"]["ip"], cookie["decoded"]["port"]) == ("10.244.1.17", 8080)
+        assert cookie["decoded"]["recovered"] == "md5 of ip:port"
+        assert "SG201" in cookie["rules"] and "SG209" not in cookie["rules"]
+
+    @pytest.mark.parametrize("spec,message", [
+        ("10.0.0.0/8:80,443", "--candidates: 33,554,432 candidates is more than the 4,194,304"),
+        ("nonsense:80", "--candidates: 'nonsense:80': "),
+    ])
+    def test_candidates_errors(self, run, spec, message):
+        status, _, err = run("audit", HEADERS, "--candidates", spec)
+        assert status == 2 and err.startswith(f"stickyguard: error: {message}")
+
+    def test_client_ip(self, run, tmp_path):
+        dump = tmp_path / "h.txt"
+        dump.write_text("Set-Cookie: geo=203.0.113.50; Path=/; Secure; HttpOnly; SameSite=Lax\n")
+        _, out, _ = run("audit", str(dump), "--format", "json", "--client-ip", "203.0.113.50")
+        assert "SG308" in {f["rule"] for f in json.loads(out)["findings"]}
+        _, out, _ = run("audit", str(dump), "--format", "json")
+        assert "SG308" not in {f["rule"] for f in json.loads(out)["findings"]}
+        status, _, err = run("audit", str(dump), "--client-ip", "nope")
+        assert status == 2 and "not an IP address: 'nope'" in err
+
+
 class TestRulesCommands:
     def test_list(self, run, ruleset):
         status, out, _ = run("rules", "list")
@@ -252,8 +284,8 @@ class TestExpectedFindings:
             ("SG106", "shop.example", "route"),                 # SCOPE-02: Domain = registrable domain
             ("SG304", "shop.example", "theme"),                 # LIFE-03: 2 years for a non-affinity cookie
         } <= found
-        # A session JSESSIONID that is Secure and HttpOnly draws only the SameSite finding.
-        assert {r for r, _, c in found if c == "JSESSIONID"} == {"SG103"}
+        # A Secure, HttpOnly JSESSIONID: SameSite missing, and its jvmRoute names the node.
+        assert {r for r, _, c in found if c == "JSESSIONID"} == {"SG103", "SG205"}
 
     def test_flow_file(self, run):
         found = self.findings(run, "tests/data/captures/app.mitm")

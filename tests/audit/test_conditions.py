@@ -84,6 +84,49 @@ def test_decodes_to(catalog, set_cookie, arg, expected):
     assert holds("decodes_to", arg, obs(set_cookie, catalog=catalog)) is expected
 
 
+@pytest.mark.parametrize(
+    "set_cookie,arg,expected",
+    [
+        ("sto-id-47873=notdecodable", "port-only", True),
+        ("sto-id-47873-g=ICAJBCKMPLCA", "port-only", False),
+        ("BIGipServerp=1677787402.36895.0000", "port-only", False),
+        ("SERVERID=web3", "server-name", True),
+        ("JSESSIONID=7D8A2F0B4C1E9A3D5F6B8C0E2A4D6F81.node2", "server-name", True),
+        ("nlbi_123=x", "server-name", True),
+        ("NSC_Qspe=x", "pool-name", True),
+        ("_TRAEFIK_BACKEND=http://10.0.0.3:80", "backend-url", True),
+        ("INGRESSCOOKIE=77340173909b49438e3e8e1850cf97ef", "backend-hash", True),
+        ("INGRESSCOOKIE=1598371152.898.2320.533481", "timing", True),
+        ("INGRESSCOOKIE=1598371152.898.2320.533481", "backend-hash", False),
+    ],
+)
+def test_decodes_to_names(catalog, set_cookie, arg, expected):
+    assert holds("decodes_to", arg, obs(set_cookie, catalog=catalog)) is expected
+
+
+@pytest.mark.parametrize(
+    "value,ip,expected",
+    [
+        ("203.0.113.50", "203.0.113.50", True),
+        ("ip=203.0.113.50&x=1", "203.0.113.50", True),
+        ("203.0.113.x", "203.0.113.50", True),                    # truncated to the /24
+        ("MjAzLjAuMTEzLjUw", "203.0.113.50", True),               # base64
+        ("9c85e8e7348963f41b52893a5fdbcd8f", "203.0.113.50", True),  # md5, reversible over IPv4
+        ("1203.0.113.501", "203.0.113.50", False),
+        ("203.0.113.51", "198.51.100.7", False),
+        ("2001:db8:aa:1::5", "2001:db8:aa:1::5", True),
+        ("s1", "203.0.113.50", False),
+    ],
+)
+def test_contains_client_ip(value, ip, expected):
+    o = obs(f"c={value}")
+    assert conditions.contains_client_ip(o, True, Settings(client_ip=ip)) is expected
+
+
+def test_contains_client_ip_needs_the_address():
+    assert not conditions.contains_client_ip(obs("c=203.0.113.50"), True, Settings())
+
+
 def test_schema_and_code_name_the_same_operators():
     schema = json.loads((rule_data.RULES_DIR / "schema.json").read_text())
     assert set(schema["$defs"]["condition"]["properties"]) == set(conditions.CONDITIONS)

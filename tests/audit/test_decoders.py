@@ -107,4 +107,97 @@ def test_describe():
 
 
 def test_registry_names_functions():
-    assert decoders.DECODERS == {"bigip": decoders.bigip}
+    assert all(decoders.DECODERS[name] is getattr(decoders, name) for name in decoders.DECODERS)
+
+
+# --- every vendor's vectors, with their public sources (tests/data/decoder-vectors.yaml) ---
+
+from ruamel.yaml import YAML  # noqa: E402
+
+from tests.conftest import DATA  # noqa: E402
+
+VECTORS = YAML(typ="safe").load((DATA / "decoder-vectors.yaml").read_text())
+
+
+def _vector_id(v):
+    return f"{v['vendor']}-{v['kind']}-{v['value'][:12]}"
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=_vector_id)
+def test_vector(catalog, vector):
+    found = catalog.classify(vector["name"], vector["value"])
+    if vector["kind"] == "negative":
+        decoder = decoders.DECODERS.get(found.decoder) if found and found.decoder else None
+        result = decoder(vector["name"], vector["value"]) if decoder else None
+        assert result is None or "ip" not in result and "route" not in result and "last_seen" not in result
+        return
+    assert found is not None and found.vendor.id == vector["vendor"]
+    if vector["kind"] == "detect-only":
+        assert found.decoder is None
+        return
+    decoded = decoders.DECODERS[found.decoder](vector["name"], vector["value"])
+    assert decoded is not None
+    for key, value in vector["decoded"].items():
+        assert str(decoded[key]) == str(value), key
+    assert vector["source"]
+
+
+def test_every_catalog_vendor_has_a_vector(catalog):
+    assert set(catalog.vendors) - {v["vendor"] for v in VECTORS} <= {"azure-application-gateway", "oracle-oci-lb"}
+
+
+def encode_netscaler(ip: str, port: int) -> str:
+    packed = int(ipaddress.IPv4Address(ip)) ^ 0x03081E11
+    return f"ffffffff{packed:08x}45525d5f4f58455e445a4a42{port ^ 0x3630:04x}"
+
+
+def encode_a10(ip: str, port: int) -> str:
+    raw = ipaddress.IPv4Address(ip).packed[::-1] + bytes([port & 0xFF, port >> 8])
+    return "".join(chr(65 + (b >> 4)) + chr(65 + (b & 0xF)) for b in raw)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_round_trip_netscaler_a10_envoy(seed):
+    import base64
+
+    rng = random.Random(seed)
+    for _ in range(200):
+        ip, port = str(ipaddress.IPv4Address(rng.getrandbits(32))), rng.randrange(1, 65536)
+        assert decoders.netscaler("NSC_x", encode_netscaler(ip, port))["ip"] == ip
+        a10 = decoders.a10("sto-id", encode_a10(ip, port))
+        assert (a10["ip"], a10["port"]) == (ip, port)
+        envoy = decoders.envoy("s", base64.b64encode(f"{ip}:{port}".encode()).decode())
+        assert (envoy["ip"], envoy["port"]) == (ip, port)
+
+
+def test_envoy_protobuf_form():
+    import base64
+
+    raw = b"\x0a\x0f127.0.0.1:50002\x10\x90\x4e"
+    assert decoders.envoy("s", base64.b64encode(raw).decode())["port"] == 50002
+
+
+def test_netscaler_name_shift():
+    assert decoders.netscaler("NSC_bAzZ-09", "nothex")["vserver"] == "aZyY-09"
+
+
+@pytest.mark.parametrize(
+    "fn,name,value",
+    [
+        (decoders.haproxy, "SERVERID", ""),
+        (decoders.haproxy, "SERVERID", "web1|AAAAA"),       # a date before 2000 is not a date
+        (decoders.route_suffix, "ROUTEID", "nodot"),
+        (decoders.websphere, "JSESSIONID", "0000short:1"),
+        (decoders.weblogic, "JSESSIONID", "abc!notanumber"),
+        (decoders.envoy, "s", "bm90IGFuIGFkZHJlc3M="),     # base64 of "not an address"
+        (decoders.ingress_nginx, "INGRESSCOOKIE", "hello"),
+        (decoders.traefik, "_TRAEFIK_BACKEND", "not-a-url-or-hash!"),
+        (decoders.akamai, "akaalb_x", "~rv=1"),
+        (decoders.heroku, "heroku-session-affinity", "Zm9vYmFy"),
+        (decoders.azure_arr, "ARRAffinity", "tooshort"),
+        (decoders.imperva, "incap", "x"),
+        (decoders.caddy, "lb", "abc"),
+    ],
+)
+def test_decoder_negatives(fn, name, value):
+    assert fn(name, value) is None

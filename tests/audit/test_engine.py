@@ -27,8 +27,8 @@ def test_findings_consolidate_per_rule_host_and_cookie(ruleset, catalog):
     assert [e["summary"] for e in finding.evidence] == [
         "10.1.1.100:8080 (private), pool web", "10.1.1.101:8080 (private), pool web"]
     assert finding.message == (
-        "BIGipServerweb (F5 BIG-IP LTM affinity cookie) from shop.example decodes to 10.1.1.100:8080 "
-        "(private), pool web: an internal address of the backend behind the balancer, readable by every visitor.")
+        "BIGipServerweb from shop.example decodes to 10.1.1.100:8080 (private), pool web: an internal address "
+        "of the network behind the site, readable by every visitor.")
     assert report.cookies[0]["seen"] == 3
 
 
@@ -87,13 +87,13 @@ def test_vendor_managed(ruleset, catalog):
 def test_values_stay_out_unless_asked(ruleset, catalog):
     secret = "s3cr3t-session-value"
     audit = engine.Audit(ruleset, catalog)
-    audit.add(ex([f"SERVERID={secret}; Path=/"]))
+    audit.add(ex([f"AWSALB={secret}; Path=/"]))
     assert secret not in repr(report_of(audit).as_dict())
     shown = engine.Audit(ruleset, catalog, show_values=True)
-    shown.add(ex([f"SERVERID={secret}; Path=/"]))
+    shown.add(ex([f"AWSALB={secret}; Path=/"]))
     data = report_of(shown).as_dict()
     assert data["cookies"][0]["value"] == secret
-    assert data["findings"][0]["evidence"] == [{"set_cookie": f"SERVERID={secret}; Path=/"}]
+    assert data["findings"][0]["evidence"] == [{"set_cookie": f"AWSALB={secret}; Path=/"}]
 
 
 def test_budget_comes_from_settings(ruleset, catalog):
