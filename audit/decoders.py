@@ -248,7 +248,7 @@ def weblogic(name: str, value: str) -> Decoded | None:
 def envoy(name: str, value: str) -> Decoded | None:
     """Envoy stateful session cookie: base64 of `ip:port`, or (newer) of a protobuf
     `Cookie{string address = 1; uint64 expires = 2}` (source/extensions/http/stateful_session/cookie)."""
-    raw = _b64(value.strip().strip('"'))
+    raw = b64decode_loose(value.strip().strip('"'))
     if raw is None:
         return None
     text = raw.decode("ascii", errors="replace")
@@ -325,7 +325,7 @@ def akamai(name: str, value: str) -> Decoded | None:
 def heroku(name: str, value: str) -> Decoded | None:
     """Heroku router `heroku-session-affinity`: base64url of a header and an Erlang term holding
     the dyno names as binaries (`web.1`); layout inferred from cookies, so medium confidence."""
-    raw = _b64(value.strip().strip('"'))
+    raw = b64decode_loose(value.strip().strip('"'))
     if raw is None or b"\x83" not in raw[:4]:
         return None
     dynos = []
@@ -366,7 +366,7 @@ def caddy(name: str, value: str) -> Decoded | None:
     return {"hash": "hmac-sha256", "hash_of": "ip:port", "confidence": "medium"}
 
 
-def _b64(text: str) -> bytes | None:
+def b64decode_loose(text: str) -> bytes | None:
     """Standard or URL-safe base64, padding optional; None when the text is not base64."""
     if not re.fullmatch(r"[A-Za-z0-9+/_-]{4,}={0,2}", text):
         return None

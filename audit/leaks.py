@@ -9,8 +9,6 @@ raise alarms: a bare public IPv4 literal without a port is taken for a version s
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import json
 import re
@@ -18,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from audit.decoders import address_class
+from audit.decoders import b64decode_loose
 
 Decoded = dict[str, Any]
 
@@ -58,18 +57,10 @@ def readings(value: str) -> list[tuple[str, str]]:
         if text:
             out.append(("hex", text))
     elif _B64.match(value):
-        text = _printable(_b64(value))
+        text = _printable(b64decode_loose(value))
         if text:
             out.append(("base64", text))
     return out
-
-
-def _b64(text: str) -> bytes | None:
-    text = text.rstrip("=").replace("-", "+").replace("_", "/")
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 def _printable(raw: bytes | None) -> str | None:
@@ -170,8 +161,8 @@ def _jwt(value: str) -> Decoded | None:
     if not m:
         return None
     try:
-        header = json.loads(_b64(m.group(1)) or b"")
-        payload = json.loads(_b64(m.group(2)) or b"")
+        header = json.loads(b64decode_loose(m.group(1)) or b"")
+        payload = json.loads(b64decode_loose(m.group(2)) or b"")
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(header, dict) or "alg" not in header or not isinstance(payload, dict):
