@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from audit import decoders
+from audit import leaks
 from audit import rules as rule_data
 
 COOKIE_CLASSES = frozenset({"affinity", "other", "any"})
@@ -104,18 +105,34 @@ class Catalog:
         return {p.decoder for p in self._patterns if p.decoder}
 
 
+FACT_KEYS = ("vendor", "vendor_name", "affinity", "classified_by", "decoded")
+
+
+def classify_and_decode(catalog: Catalog, name: str, value: str) -> dict[str, Any]:
+    """Who set the cookie and what its value reveals: the vendor decoder's reading, or else what
+    the generic leak search finds inside the value."""
+    found = catalog.classify(name, value)
+    facts: dict[str, Any] = {"vendor": None, "vendor_name": None, "affinity": False, "classified_by": None,
+                             "decoded": None}
+    if found is not None:
+        facts.update(affinity=found.affinity, classified_by=found.by)
+        if found.vendor is not None:
+            facts.update(vendor=found.vendor.id, vendor_name=found.vendor.name)
+        if found.decoder:
+            facts["decoded"] = decoders.DECODERS[found.decoder](name, value)
+    if not facts["decoded"] or not _reveals_something(facts["decoded"]):
+        facts["decoded"] = leaks.find(value) or facts["decoded"]
+    return facts
+
+
+def _reveals_something(decoded: dict[str, Any]) -> bool:
+    return any(key not in ("confidence", "hash", "hash_of") for key in decoded)
+
+
 def apply(catalog: Catalog, obs: Any) -> None:
-    """Classify a cookie observation in place and decode its value when a decoder applies."""
-    found = catalog.classify(obs.name, obs.value)
-    if found is None:
-        return
-    obs.affinity = found.affinity
-    obs.classified_by = found.by
-    if found.vendor is not None:
-        obs.vendor = found.vendor.id
-        obs.vendor_name = found.vendor.name
-    if found.decoder:
-        obs.decoded = decoders.DECODERS[found.decoder](obs.name, obs.value)
+    """Classify a cookie observation in place and decode its value."""
+    for key, value in classify_and_decode(catalog, obs.name, obs.value).items():
+        setattr(obs, key, value)
 
 
 def load(directories: list[Path]) -> Catalog:

@@ -54,6 +54,7 @@ class CookieObservation:
     affinity: bool = False
     classified_by: str | None = None
     decoded: dict[str, Any] | None = None
+    classified: bool = False  # facts came with the capture (a recording), not from the catalog
 
     @property
     def persistent(self) -> bool:
@@ -85,14 +86,14 @@ def observe(exchange: Exchange, now: float | None = None) -> list[CookieObservat
     if reference is None:
         reference = exchange.timestamp if exchange.timestamp is not None else (now or time.time())
     out = []
-    for line in lines:
+    facts = exchange.cookie_facts or ()
+    for index, line in enumerate(lines):
         parsed = parse_set_cookie(line)
         if parsed is None:
             continue
         name, value, attrs = parsed
         domain = attrs.get("domain")
-        out.append(
-            CookieObservation(
+        obs = CookieObservation(
                 name=name,
                 value=value,
                 attributes=attrs,
@@ -110,7 +111,11 @@ def observe(exchange: Exchange, now: float | None = None) -> list[CookieObservat
                 source=exchange.source,
                 place=exchange.place,
             )
-        )
+        if index < len(facts) and facts[index] is not None:
+            for key, val in facts[index].items():
+                setattr(obs, key, val)
+            obs.classified = True
+        out.append(obs)
     return out
 
 

@@ -16,7 +16,6 @@ from urllib.parse import urlunsplit
 from audit import catalog as catalog_mod
 from audit import cookies
 from audit import decoders
-from audit import leaks
 from audit import recovery
 from audit.catalog import Catalog
 from audit.conditions import CONDITIONS
@@ -80,10 +79,8 @@ class Audit:
     def add_observation(self, obs: cookies.CookieObservation) -> list[Rule]:
         if obs.deletes:
             return []  # a browser stores nothing, so there is nothing to judge
-        catalog_mod.apply(self.catalog, obs)
-        if not obs.decoded or not _reveals_something(obs.decoded):
-            # Known vendor or not, look inside the value itself.
-            obs.decoded = leaks.find(obs.value) or obs.decoded
+        if not obs.classified:
+            catalog_mod.apply(self.catalog, obs)
         if self.candidates and obs.decoded and "hash" in obs.decoded and "ip" not in obs.decoded:
             if len(self._hashed) < MAX_HASHED:
                 self._hashed.append(obs)  # judged in report(), once every target is known
@@ -236,10 +233,6 @@ class Audit:
             errors=list(errors),
             show_values=self.show_values,
         )
-
-
-def _reveals_something(decoded: dict[str, Any]) -> bool:
-    return any(key not in ("confidence", "hash", "hash_of") for key in decoded)
 
 
 def _public_decoded(decoded: dict[str, Any] | None) -> dict[str, Any] | None:

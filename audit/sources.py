@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 from typing import BinaryIO
 from typing import NoReturn
 from urllib.parse import urljoin
@@ -43,6 +44,8 @@ class Exchange:
     source: str
     place: str
     server_ip: str | None = None
+    # Per Set-Cookie line, classification and decoded evidence a recording already carries.
+    cookie_facts: list[dict[str, Any] | None] | None = None
 
     def response_header(self, name: str) -> str | None:
         return _first(self.response_headers, name)
@@ -151,7 +154,9 @@ def open_capture(
     if not head:
         _close(stream)
         raise CaptureError(InputError(name, "", "the input is empty"))
-    if head.startswith(b"{"):
+    if head.startswith(b"{") and _is_recording(_peek(stream, 65536)):
+        kind, reader = "recording", _read_recording
+    elif head.startswith(b"{"):
         kind, reader = "har", _read_har
     elif re.match(rb"\d{1,12}:", head):
         kind, reader = "flows", _read_flows
@@ -309,7 +314,7 @@ def _har_entry(capture: Capture, entry: object, index: int, pages: dict[str, str
         request_headers=req_headers,
         response_headers=resp_headers,
         timestamp=_iso_time(entry.get("startedDateTime")),
-        top_level_url=top or _top_level_from_headers(url, req_headers),
+        top_level_url=top or top_level_from_headers(url, req_headers),
         source=capture.name,
         place=place,
         server_ip=entry.get("serverIPAddress") or None,
@@ -364,13 +369,50 @@ def _iso_time(value: object) -> float | None:
         return None
 
 
-def _top_level_from_headers(url: str, headers: list[tuple[str, str]]) -> str | None:
+def top_level_from_headers(url: str, headers: list[tuple[str, str]]) -> str | None:
     """Best guess of the top-level page when a capture does not say: a document request is its
     own top level; a subresource's Referer names the page that embedded it."""
     lower = {k.lower(): v for k, v in headers}
     if lower.get("sec-fetch-dest") == "document":
         return url
     return lower.get("referer") or None
+
+
+# --- stickyguard recordings (JSON Lines from addons/recorder.py) -----------------------------
+
+
+def _is_recording(head: bytes) -> bool:
+    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    try:
+        line = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(line, dict) and "v" in line and "set_cookies" in line
+
+
+def _read_recording(capture: Capture) -> Iterator[Exchange]:
+    from audit import recording  # the line format module imports this one
+
+    pending = b""
+    number = 0
+    while True:
+        chunk = capture.read(1 << 20)
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop() if chunk else b""
+        for raw in lines:
+            number += 1
+            if not raw.strip():
+                continue
+            place = f"line {number}"
+            try:
+                yield recording.exchange(json.loads(raw), capture.name, place)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                if not chunk and raw is lines[-1]:
+                    raise _Damaged(place, "the last line is cut off; every line before it was read") from e
+                why = f"no {e.args[0]!r} field" if isinstance(e, KeyError) else str(e)
+                capture.record(place, f"not a recording line: {why}")
+        if not chunk:
+            return
 
 
 # --- mitmproxy flow files ------------------------------------------------------------------
@@ -430,7 +472,7 @@ def _flow_exchange(capture: Capture, flow, place: str) -> Exchange:
         request_headers=req_headers,
         response_headers=list(resp.headers.items(multi=True)),
         timestamp=resp.timestamp_start or req.timestamp_start,
-        top_level_url=_top_level_from_headers(req.pretty_url, req_headers),
+        top_level_url=top_level_from_headers(req.pretty_url, req_headers),
         source=capture.name,
         place=place,
         server_ip=str(peer[0]) if peer else None,

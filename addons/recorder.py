@@ -1,0 +1,176 @@
+"""
+Record affinity traffic passively: one JSON line per exchange that carries cookies or affinity
+signals, keeping only what a cookie audit needs.
+
+Usage:
+
+    mitmdump -s addons/recorder.py --set record_file=site.jsonl
+    stickyguard audit site.jsonl
+
+Works in any proxy mode (regular, reverse, upstream, transparent). By default no raw cookie value
+and no client address is written: values become a keyed hash (what a decoder can read is kept
+as decoded evidence) and the client's /24 or /48 is keyed-hashed. Each line is flushed, so a
+killed proxy loses at most the line being written; the file rotates by size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import IO
+from typing import Optional
+
+from mitmproxy import ctx
+from mitmproxy import exceptions
+from mitmproxy import flowfilter
+from mitmproxy import http
+
+from audit import catalog as catalog_mod
+from audit import recording
+from audit import rules as rule_data
+from audit import sources
+
+KEY_ENV = "STICKYGUARD_RECORD_KEY"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.stream: IO[str] | None = None
+        self.path: Path | None = None
+        self.filter: flowfilter.TFilter | None = None
+        self.key: bytes = b""
+        self.catalog: catalog_mod.Catalog | None = None
+        self.lines = 0
+
+    def load(self, loader) -> None:
+        loader.add_option("record_file", Optional[str], None, "Write the recording (JSON Lines) to this file.")
+        loader.add_option(
+            "record_filter", Optional[str], None,
+            "Record only flows that match this mitmproxy filter expression.",
+        )
+        loader.add_option(
+            "record_values", str, "hashed",
+            "How cookie values are kept: 'hashed' (a keyed hash; decoded evidence is kept) or 'raw'.",
+            choices=["hashed", "raw"],
+        )
+        loader.add_option(
+            "record_query", str, "drop", "Keep URL query values ('keep') or only their names ('drop').",
+            choices=["drop", "keep"],
+        )
+        loader.add_option(
+            "record_key", Optional[str], None,
+            f"Secret for the keyed hashes; else ${KEY_ENV}; else a random key for this run, so "
+            "recordings of different runs cannot be linked.",
+        )
+        loader.add_option(
+            "record_max_bytes", int, 100 * 1024 * 1024,
+            "Start a new file when the recording reaches this size; the old one is kept as FILE.1, FILE.2, ... "
+            "0 never rotates.",
+        )
+
+    def configure(self, updated) -> None:
+        if "record_filter" in updated:
+            spec = ctx.options.record_filter
+            try:
+                self.filter = flowfilter.parse(spec) if spec else None
+            except ValueError as e:
+                raise exceptions.OptionsError(f"Cannot parse record_filter {spec!r}: {e}") from e
+        if "record_values" in updated and ctx.options.record_values not in ("hashed", "raw"):
+            raise exceptions.OptionsError(
+                f"record_values must be 'hashed' or 'raw', not {ctx.options.record_values!r}")
+        if "record_query" in updated and ctx.options.record_query not in ("drop", "keep"):
+            raise exceptions.OptionsError(f"record_query must be 'drop' or 'keep', not {ctx.options.record_query!r}")
+        if "record_max_bytes" in updated and ctx.options.record_max_bytes < 0:
+            raise exceptions.OptionsError("record_max_bytes must be 0 (never rotate) or more")
+        if "record_key" in updated or not self.key:
+            secret = ctx.options.record_key or os.environ.get(KEY_ENV)
+            self.key = secret.encode() if secret else secrets.token_bytes(32)
+        if self.catalog is None:
+            self.catalog = catalog_mod.load([rule_data.RULES_DIR])
+        if "record_file" in updated:
+            self._close()
+            if ctx.options.record_file:
+                self.path = Path(ctx.options.record_file).expanduser()
+                try:
+                    self.stream = open(self.path, "a", encoding="utf-8")
+                except OSError as e:
+                    raise exceptions.OptionsError(f"Cannot open record_file {self.path}: {e.strerror or e}") from e
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if self.stream is None or flow.response is None:
+            return
+        if self.filter and not flowfilter.match(self.filter, flow):
+            return
+        try:
+            line = self.line_for(flow)
+        except Exception as e:  # one odd flow must never stop the proxy or the recording
+            logging.warning(f"recorder: skipped {flow.request.pretty_url}: {e}")
+            return
+        if line is not None:
+            self._write(line)
+
+    def line_for(self, flow: http.HTTPFlow) -> dict | None:
+        req = flow.request
+        req_headers = list(req.headers.items(multi=True))
+        server = flow.server_conn.peername or flow.server_conn.address
+        exchange = sources.Exchange(
+            url=req.pretty_url,
+            method=req.method,
+            status=flow.response.status_code,
+            request_headers=req_headers,
+            response_headers=list(flow.response.headers.items(multi=True)),
+            timestamp=flow.response.timestamp_start or req.timestamp_start,
+            top_level_url=sources.top_level_from_headers(req.pretty_url, req_headers),
+            source="live",
+            place="",
+            server_ip=str(server[0]) if server else None,
+        )
+        client = flow.client_conn.peername
+        assert self.catalog is not None
+        return recording.record(
+            exchange,
+            self.catalog,
+            self.key,
+            raw_values=ctx.options.record_values == "raw",
+            keep_query=ctx.options.record_query == "keep",
+            client_ip=str(client[0]) if client else None,
+            tls=flow.client_conn.tls_established,
+            server_port=int(server[1]) if server else None,
+        )
+
+    def _write(self, line: dict) -> None:
+        assert self.stream is not None and self.path is not None
+        try:
+            self.stream.write(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n")
+            self.stream.flush()
+            self.lines += 1
+            limit = ctx.options.record_max_bytes
+            if limit and self.stream.tell() >= limit:
+                self._rotate()
+        except OSError as e:
+            # Like mitmproxy's save addon: better to stop loudly than to let traffic pass unrecorded.
+            logging.error(f"recorder: cannot write {self.path}: {e.strerror or e}")
+            ctx.master.shutdown()
+
+    def _rotate(self) -> None:
+        assert self.path is not None
+        self._close()
+        n = 1
+        while self.path.with_name(f"{self.path.name}.{n}").exists():
+            n += 1
+        self.path.rename(self.path.with_name(f"{self.path.name}.{n}"))
+        self.stream = open(self.path, "a", encoding="utf-8")
+
+    def _close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+    def done(self) -> None:
+        self._close()
+
+
+addons = [Recorder()]

@@ -1,0 +1,139 @@
+"""The recorder's line format: one JSON object per exchange, described by recording.schema.json.
+
+`record()` builds a line from what the proxy saw, keeping only what an audit needs and, by
+default, no raw cookie value and no client address: values become a keyed hash, and what a
+decoder can read is stored as the decoded evidence (with the cookie's classification), so an
+audit of the recording finds what an audit of the traffic finds. `exchange()` turns a line back
+into the `Exchange` the audit pipeline reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+from datetime import datetime
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
+from audit import catalog as catalog_mod
+from audit import cookies
+from audit.sources import Exchange
+
+VERSION = 1
+SCHEMA_PATH = Path(__file__).with_name("recording.schema.json")
+# Response headers that name or betray the backend that answered.
+BACKEND_HEADERS = ("server", "via", "x-served-by", "x-server", "x-host", "x-node", "x-instance", "x-pod",
+                   "x-upstream", "x-real-server", "x-forwarded-server", "x-powered-by", "x-cache")
+BACKEND_PREFIXES = ("x-backend",)
+
+
+def keyed_hash(key: bytes, text: str) -> str:
+    return "hmac-sha256:" + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def truncate_address(ip: str) -> str:
+    """The /24 of an IPv4 address or the /48 of an IPv6 address, as NGINX's ip_hash keys IPv4."""
+    addr = ipaddress.ip_address(ip)
+    prefix = 24 if addr.version == 4 else 48
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+def drop_query_values(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = urlencode([(k, "") for k, _ in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def record(
+    exchange: Exchange,
+    catalog: catalog_mod.Catalog,
+    key: bytes,
+    raw_values: bool = False,
+    keep_query: bool = False,
+    client_ip: str | None = None,
+    tls: bool | None = None,
+    server_port: int | None = None,
+) -> dict[str, Any] | None:
+    """The line for one exchange, or None when it carries no cookie or affinity signal."""
+    set_cookies = []
+    for line in exchange.set_cookie_lines():
+        parsed = cookies.parse_set_cookie(line)
+        if parsed is None:
+            continue
+        name, value, _ = parsed
+        attributes = line.split(";", 1)[1].strip() if ";" in line else ""
+        facts = catalog_mod.classify_and_decode(catalog, name, value)
+        set_cookies.append({
+            "name": name,
+            "value": value if raw_values else keyed_hash(key, value),
+            "attributes": attributes,
+            **facts,
+        })
+    request_cookies = [n for header in _all(exchange.request_headers, "cookie")
+                       for n, _ in cookies.mitm_cookies.parse_cookie_header(header) if n]
+    backend = {k.lower(): v for k, v in exchange.response_headers
+               if k.lower() in BACKEND_HEADERS or k.lower().startswith(BACKEND_PREFIXES)}
+    if not set_cookies and not request_cookies and not backend:
+        return None
+    when = exchange.timestamp
+    return {
+        "v": VERSION,
+        "time": datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if when is not None else None,
+        "method": exchange.method,
+        "url": exchange.url if keep_query else drop_query_values(exchange.url),
+        "status": exchange.status,
+        "tls": tls,
+        "date": exchange.response_header("date"),
+        "top_level_url": exchange.top_level_url,
+        "sec_fetch_site": exchange.request_header("sec-fetch-site"),
+        "server": {"address": exchange.server_ip, "port": server_port} if exchange.server_ip else None,
+        "client": keyed_hash(key, truncate_address(client_ip)) if client_ip else None,
+        "request_cookies": request_cookies,
+        "set_cookies": set_cookies,
+        "backend_headers": backend,
+    }
+
+
+def _all(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [v for k, v in headers if k.lower() == name]
+
+
+def exchange(line: dict[str, Any], source: str, place: str) -> Exchange:
+    """The audit's view of one recorded line. Raises KeyError/TypeError/ValueError on a bad line."""
+    if line.get("v") != VERSION:
+        raise ValueError(f"unknown recording version {line.get('v')!r}")
+    headers = [("Set-Cookie", f"{c['name']}={c['value']}" + (f"; {c['attributes']}" if c["attributes"] else ""))
+               for c in line["set_cookies"]]
+    if line.get("date"):
+        headers.append(("Date", line["date"]))
+    headers += [(k, v) for k, v in line.get("backend_headers", {}).items()]
+    when = line.get("time")
+    ex = Exchange(
+        url=line["url"],
+        method=line["method"],
+        status=line["status"],
+        request_headers=[("Cookie", "; ".join(f"{n}=" for n in line.get("request_cookies", [])))]
+        if line.get("request_cookies") else [],
+        response_headers=headers,
+        timestamp=datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp() if when else None,
+        top_level_url=line.get("top_level_url"),
+        source=source,
+        place=place,
+        server_ip=(line.get("server") or {}).get("address"),
+    )
+    ex.cookie_facts = [{k: c.get(k) for k in catalog_mod.FACT_KEYS} for c in line["set_cookies"]]
+    return ex
+
+
+def load_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))

@@ -1,0 +1,131 @@
+import json
+
+import pytest
+from jsonschema import Draft202012Validator
+from jsonschema import FormatChecker
+from mitmproxy import exceptions
+from mitmproxy.test import taddons
+from mitmproxy.test import tflow
+from mitmproxy.test import tutils
+
+from addons import recorder
+from audit import recording
+from audit import sources
+
+SCHEMA = Draft202012Validator(recording.load_schema(), format_checker=FormatChecker())
+
+
+def flow(set_cookies=(), url_path=b"/cart?token=SECRET&x=1", request_cookie=None, extra=()):
+    headers = [(b"host", b"shop.example")]
+    if request_cookie:
+        headers.append((b"cookie", request_cookie.encode()))
+    req = tutils.treq(scheme=b"https", host="shop.example", port=443, path=url_path, headers=headers)
+    resp = tutils.tresp(headers=[(b"date", b"Wed, 01 Jan 2025 10:00:00 GMT"),
+                                 *[(b"set-cookie", c.encode()) for c in set_cookies], *extra])
+    f = tflow.tflow(req=req, resp=resp)
+    f.client_conn.peername = ("203.0.113.77", 51000)
+    return f
+
+
+def lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def rec(tmp_path):
+    addon = recorder.Recorder()
+    with taddons.context(addon) as tctx:
+        yield addon, tctx, tmp_path / "rec.jsonl"
+
+
+def test_records_only_what_an_audit_needs(rec):
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path), record_key="k")
+    addon.response(flow(["BIGipServerweb=1677787402.36895.0000; path=/", "sid=s3cr3tvalue; Secure"],
+                        request_cookie="sid=old-secret; theme=dark"))
+    addon.response(flow([], url_path=b"/plain"))  # nothing cookie-related: not recorded
+    addon.done()
+    (line,) = lines(path)
+    SCHEMA.validate(line)
+    text = path.read_text()
+    assert "s3cr3tvalue" not in text and "old-secret" not in text and "1677787402" not in text
+    assert "203.0.113" not in text and "SECRET" not in text
+    assert line["url"] == "https://shop.example/cart?token=&x="
+    assert line["request_cookies"] == ["sid", "theme"]
+    bigip = line["set_cookies"][0]
+    assert bigip["vendor"] == "f5-bigip" and bigip["decoded"]["ip"] == "10.1.1.100"
+    assert bigip["value"].startswith("hmac-sha256:")
+    assert line["client"].startswith("hmac-sha256:")
+
+
+def test_raw_values_and_kept_query(rec):
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path), record_values="raw", record_query="keep")
+    addon.response(flow(["sid=visible"]))
+    addon.done()
+    (line,) = lines(path)
+    assert line["set_cookies"][0]["value"] == "visible"
+    assert line["url"].endswith("?token=SECRET&x=1")
+
+
+def test_backend_headers_alone_are_recorded(rec):
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path))
+    addon.response(flow([], extra=[(b"x-backend-server", b"app-3.internal"), (b"server", b"nginx/1.25")]))
+    addon.done()
+    (line,) = lines(path)
+    assert line["backend_headers"] == {"x-backend-server": "app-3.internal", "server": "nginx/1.25"}
+
+
+def test_filter(rec):
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path), record_filter="~d other.example")
+    addon.response(flow(["sid=1"]))
+    addon.done()
+    assert path.read_text() == ""
+
+
+def test_rotation(rec):
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path), record_max_bytes=1)
+    addon.response(flow(["a=1"]))
+    addon.response(flow(["b=2"]))
+    addon.done()
+    assert (path.parent / "rec.jsonl.1").is_file() and (path.parent / "rec.jsonl.2").is_file()
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("record_filter", "~bogus", "Cannot parse record_filter"),
+    ("record_values", "plain", "record_values must be 'hashed' or 'raw'"),
+    ("record_query", "some", "record_query must be 'drop' or 'keep'"),
+    ("record_max_bytes", -1, "record_max_bytes must be 0"),
+])
+def test_option_errors(rec, option, value, message):
+    addon, tctx, _ = rec
+    with pytest.raises(exceptions.OptionsError, match=message):
+        tctx.configure(addon, **{option: value})
+
+
+def test_unwritable_file(rec, tmp_path):
+    addon, tctx, _ = rec
+    with pytest.raises(exceptions.OptionsError, match="Cannot open record_file"):
+        tctx.configure(addon, record_file=str(tmp_path / "no" / "dir" / "x.jsonl"))
+
+
+def test_the_audit_reads_a_recording(rec):
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path))
+    addon.response(flow(["BIGipServerweb=1677787402.36895.0000; path=/",
+                         "JSESSIONID=7D8A2F0B4C1E9A3D5F6B8C0E2A4D6F81.node2; Path=/; Secure; HttpOnly"]))
+    addon.done()
+    capture = sources.open_capture(str(path))
+    assert capture.kind == "recording"
+    (exchange,) = list(capture.exchanges())
+    assert not capture.errors
+    assert [f["vendor"] for f in exchange.cookie_facts] == ["f5-bigip", "tomcat-jvmroute"]
+
+
+def test_script_loads_as_mitmdump_would(tmp_path):
+    with taddons.context() as tctx:
+        script = tctx.script("addons/recorder.py")
+        assert script.addons[0].__class__.__name__ == "Recorder"

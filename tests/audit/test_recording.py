@@ -1,0 +1,60 @@
+import json
+
+import pytest
+
+from audit import recording
+from audit import sources
+from audit.sources import Exchange
+
+
+def ex(set_cookies=(), url="https://shop.example/a?b=1&c=2", headers=()):
+    return Exchange(url, "GET", 200, [], [("Set-Cookie", c) for c in set_cookies] + list(headers),
+                    1735725600.0, url, "t", "p")
+
+
+def test_nothing_to_record(catalog):
+    assert recording.record(ex(), catalog, b"k") is None
+
+
+def test_keyed_hash_depends_on_the_key():
+    assert recording.keyed_hash(b"a", "v") != recording.keyed_hash(b"b", "v")
+    assert recording.keyed_hash(b"a", "v") == recording.keyed_hash(b"a", "v")
+
+
+@pytest.mark.parametrize("ip,net", [("203.0.113.77", "203.0.113.0/24"), ("2001:db8:1:2::5", "2001:db8:1::/48")])
+def test_truncate_address(ip, net):
+    assert recording.truncate_address(ip) == net
+
+
+def test_drop_query_values():
+    assert recording.drop_query_values("https://a.example/p?x=1&y=secret#f") == "https://a.example/p?x=&y="
+    assert recording.drop_query_values("https://a.example/p") == "https://a.example/p"
+
+
+def test_round_trip_keeps_classification(catalog):
+    line = recording.record(ex(["dr_who=1677787402.36895.0000; path=/"]), catalog, b"k")
+    back = recording.exchange(json.loads(json.dumps(line)), "rec.jsonl", "line 1")
+    assert back.cookie_facts[0]["vendor"] == "f5-bigip"
+    assert back.cookie_facts[0]["decoded"]["ip"] == "10.1.1.100"
+    assert back.set_cookie_lines() == [f"dr_who={line['set_cookies'][0]['value']}; path=/"]
+
+
+def test_unknown_version_is_an_error(catalog):
+    line = recording.record(ex(["a=1"]), catalog, b"k")
+    line["v"] = 2
+    with pytest.raises(ValueError, match="unknown recording version 2"):
+        recording.exchange(line, "r", "line 1")
+
+
+def test_reader_keeps_lines_before_damage(tmp_path, catalog):
+    good = json.dumps(recording.record(ex(["SERVERID=s1"]), catalog, b"k"))
+    path = tmp_path / "r.jsonl"
+    path.write_text(good + "\n" + '{"v": 1, "oops": true}\n' + good + "\n" + good[:40])
+    capture = sources.open_capture(str(path))
+    assert capture.kind == "recording"
+    exchanges = list(capture.exchanges())
+    assert len(exchanges) == 2
+    assert [str(e) for e in capture.errors] == [
+        f"{path}: line 2: not a recording line: no 'set_cookies' field",
+        f"{path}: line 4: the last line is cut off; every line before it was read",
+    ]
