@@ -1,0 +1,60 @@
+"""Browse a loopback site through mitmdump with the recorder, then audit the recording: the same
+findings as auditing a flow file of the same traffic, and no raw value or client address kept."""
+
+import json
+import urllib.request
+
+from audit import cli
+from tests.e2e.conftest import COOKIES
+
+
+def browse(proxy_port: int) -> None:
+    for path in COOKIES:
+        with urllib.request.urlopen(f"http://127.0.0.1:{proxy_port}{path}?q=private", timeout=10) as r:
+            assert r.status == 200
+
+
+def audit_json(path, capsys) -> dict:
+    status = cli.main(["audit", str(path), "--format", "json"])
+    out, _ = capsys.readouterr()
+    assert status == 1, out
+    return json.loads(out)
+
+
+def test_recording_and_flow_file_give_the_same_findings(backend, mitmdump, tmp_path, capsys):
+    rec, flows = tmp_path / "site.jsonl", tmp_path / "site.mitm"
+    port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{backend}", "-s", "addons/recorder.py",
+                          "--set", f"record_file={rec}", "-w", str(flows))
+    browse(port)
+    # Each line is flushed as it is written: the recording is complete while the proxy runs.
+    assert len(rec.read_text().splitlines()) == len(COOKIES)
+    mitmdump.stop()
+
+    from_recording, from_flows = audit_json(rec, capsys), audit_json(flows, capsys)
+
+    def key(doc):
+        return sorted((f["rule"], f["host"], f["cookie"], f["count"]) for f in doc["findings"])
+
+    assert key(from_recording) == key(from_flows)
+    assert {c["name"]: c["decoded"] for c in from_recording["cookies"]} == {
+        c["name"]: c["decoded"] for c in from_flows["cookies"]}
+    assert {"SG201", "SG205", "SG208", "SG301"} <= {f["rule"] for f in from_recording["findings"]}
+
+
+def test_default_recording_keeps_no_raw_value_or_client_address(backend, mitmdump, tmp_path):
+    rec = tmp_path / "site.jsonl"
+    port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{backend}", "-s", "addons/recorder.py",
+                          "--set", f"record_file={rec}")
+    browse(port)
+    text = rec.read_text()
+    raw_values = [c.split(";")[0].split("=", 1)[1] for cookies in COOKIES.values() for c in cookies]
+    # HAProxy's SERVERID value is the server name itself: it is kept as decoded evidence.
+    assert [v for v in raw_values if v in text] == ["app2"]
+    assert '"server":"app2"' in text
+    assert "private" not in text  # the query value
+    for raw in text.splitlines():
+        line = json.loads(raw)
+        assert line["client"].startswith("hmac-sha256:")
+        # The client (127.0.0.1 here) appears nowhere; the backend's address is what it should be.
+        assert "127.0.0.1" not in json.dumps({k: v for k, v in line.items() if k not in ("server", "url")})
+        assert line["server"] == {"address": "127.0.0.1", "port": backend}
