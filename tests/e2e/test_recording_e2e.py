@@ -10,7 +10,7 @@ from tests.e2e.conftest import COOKIES
 
 def browse(proxy_port: int) -> None:
     for path in COOKIES:
-        with urllib.request.urlopen(f"http://127.0.0.1:{proxy_port}{path}?q=private", timeout=10) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{proxy_port}{path}?q=Wh1sperQuery", timeout=10) as r:
             assert r.status == 200
 
 
@@ -51,7 +51,7 @@ def test_default_recording_keeps_no_raw_value_or_client_address(backend, mitmdum
     # HAProxy's SERVERID value is the server name itself: it is kept as decoded evidence.
     assert [v for v in raw_values if v in text] == ["app2"]
     assert '"server":"app2"' in text
-    assert "private" not in text  # the query value
+    assert "Wh1sperQuery" not in text  # the query value
     for raw in text.splitlines():
         line = json.loads(raw)
         assert line["client"].startswith("hmac-sha256:")
