@@ -24,6 +24,7 @@ from tabulate import tabulate
 from tabulate import tabulate_formats
 
 import audit
+from audit import baseline
 from audit import catalog as catalog_mod
 from audit import engine
 from audit import recovery
@@ -113,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. 10.0.0.0/24:80,8080 (ports default to 80,443,8080); repeatable")
     p.add_argument("--client-ip", type=ip_address, metavar="IP",
                    help="the client's address as the site saw it, to find it stored in cookies")
+    p.add_argument("--baseline", metavar="REPORT.json",
+                   help="an earlier JSON report: mark findings new or unchanged, list the fixed ones, "
+                        "and let only new findings decide the exit status")
     p.add_argument("--show-values", action="store_true",
                    help="put raw cookie values in the report (they are left out by default)")
     p.add_argument("--table-format", type=table_style, default=table_format.DEFAULT_TABLE_FORMAT,
@@ -183,6 +187,10 @@ def run_audit(args: argparse.Namespace) -> int:
         ranges = recovery.parse(args.candidates) if args.candidates else None
     except recovery.CandidateError as e:
         raise UsageError(f"--candidates: {e}") from None
+    try:
+        earlier = baseline.load(args.baseline) if args.baseline else None
+    except baseline.BaselineError as e:
+        raise UsageError(f"--baseline: {e}") from None
     rules, catalog = load(args.rules, args.only_rules)
     settings = Settings(max_lifetime_seconds=args.max_lifetime, client_ip=args.client_ip)
     auditor = engine.Audit(rules, catalog, settings, show_values=args.show_values, candidates=ranges)
@@ -205,6 +213,8 @@ def run_audit(args: argparse.Namespace) -> int:
     report = auditor.report(
         inputs, errors, generated_at(), {"name": PROG, "version": audit.__version__}
     )
+    if earlier is not None:
+        baseline.apply(report, earlier, args.baseline)
     render = FORMATS[args.format]
     if args.format == "table":
         render = functools.partial(table_format.render, tablefmt=args.table_format)

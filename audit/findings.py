@@ -40,6 +40,7 @@ class Finding:
     place: str
     evidence: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     count: int = 1
+    status: str | None = None  # against a baseline: "new" or "unchanged"
 
     @property
     def fingerprint(self) -> str:
@@ -53,6 +54,8 @@ class Finding:
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["fingerprint"] = self.fingerprint
+        if self.status is None:
+            del d["status"]
         return d
 
 
@@ -84,6 +87,7 @@ class Report:
     findings: list[Finding]
     errors: list[InputError]
     show_values: bool = False
+    baseline: dict[str, Any] | None = None  # set by audit.baseline.apply
 
     def summary(self) -> dict[str, int]:
         counts = {s: 0 for s in SEVERITIES}
@@ -92,12 +96,20 @@ class Report:
         return counts
 
     def worst(self) -> str | None:
-        if not self.findings:
+        """The highest severity among the gating findings."""
+        gating = self.gating()
+        if not gating:
             return None
-        return max((f.severity for f in self.findings), key=severity_rank)
+        return max((f.severity for f in gating), key=severity_rank)
+
+    def gating(self) -> list[Finding]:
+        """The findings that decide the exit status: with a baseline, only the new ones."""
+        if self.baseline is None:
+            return self.findings
+        return [f for f in self.findings if f.status == "new"]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        doc = {
             "tool": self.tool,
             "generated_at": self.generated_at,
             "inputs": self.inputs,
@@ -107,3 +119,6 @@ class Report:
             "findings": [f.as_dict() for f in self.findings],
             "errors": [e.as_dict() for e in self.errors],
         }
+        if self.baseline is not None:
+            doc["baseline"] = self.baseline
+        return doc

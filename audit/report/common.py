@@ -20,7 +20,15 @@ def summary_line(report: Report) -> str:
     )
     if report.errors:
         text += f", {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}"
+    if report.baseline is not None:
+        b = report.baseline
+        text += f"; against {b['path']}: {b['new']} new, {b['unchanged']} unchanged, {len(b['fixed'])} fixed"
     return text
+
+
+def status_tag(finding: dict[str, Any]) -> str:
+    """`[new] ` or `[unchanged] ` when the report was compared with a baseline."""
+    return f"[{finding['status']}] " if finding.get("status") else ""
 
 
 def flags(cookie: dict[str, Any]) -> str:

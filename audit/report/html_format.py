@@ -81,7 +81,7 @@ def render(report: Report) -> str:
         severity_counts="".join(f"<td>{e(counts[s])}</td>" for s in severities),
         findings="".join(_finding(f) for f in data["findings"]) or "<p>No findings.</p>",
         cookies=_cookies(data["cookies"]),
-        errors=_errors(data["errors"]),
+        errors=_fixed(data.get("baseline")) + _errors(data["errors"]),
     )
 
 
@@ -96,7 +96,7 @@ def _finding(f: dict[str, Any]) -> str:
     times = f"{f['count']} time{'s' if f['count'] != 1 else ''}"
     return (
         f'<div class="finding sev-{sev}">\n'
-        f'<h3><span class="badge b-{sev}">{sev}</span> {e(f["rule"])}: {e(f["title"])}</h3>\n'
+        f'<h3><span class="badge b-{sev}">{sev}</span> {e(common.status_tag(f))}{e(f["rule"])}: {e(f["title"])}</h3>\n'
         f"<p>{e(f['message'])}</p>\n"
         f"<ul><li>Host <code>{e(f['host'])}</code>, cookie <code>{e(f['cookie'])}</code>, "
         f"first at {e(common.where(f))} ({e(times)})</li>"
@@ -127,6 +127,14 @@ def _cookies(cookies: list[dict[str, Any]]) -> str:
             "</tr>\n"
         )
     return f"<table><tr>{head}</tr>\n{''.join(rows)}</table>"
+
+
+def _fixed(baseline: dict[str, Any] | None) -> str:
+    if not baseline or not baseline["fixed"]:
+        return ""
+    items = "".join(f"<li>{e(x['rule'])} {e(x['host'])} <code>{e(x['cookie'])}</code>: {e(x['title'])}</li>"
+                    for x in baseline["fixed"])
+    return f"<h2>Fixed since the baseline</h2>\n<ul>{items}</ul>\n"
 
 
 def _errors(errors: list[dict[str, str]]) -> str:

@@ -41,7 +41,7 @@ def render(report: Report) -> str:
         out += ["No findings.", ""]
     for f in data["findings"]:
         out += [
-            f"### {esc(f['severity'].upper())} {esc(f['rule'])}: {esc(f['title'])}",
+            f"### {esc(common.status_tag(f))}{esc(f['severity'].upper())} {esc(f['rule'])}: {esc(f['title'])}",
             "",
             f"- **Where:** {esc(f['host'])}, cookie {esc(f['cookie'])} "
             f"(first at {esc(common.where(f))}, {f['count']} time{'s' if f['count'] != 1 else ''})",
@@ -79,6 +79,11 @@ def render(report: Report) -> str:
     else:
         out.append("No cookies were set in the inputs.")
     out.append("")
+    if data.get("baseline", {}).get("fixed"):
+        out += ["## Fixed since the baseline", ""]
+        out += [f"- {esc(x['rule'])} {esc(x['host'])} {esc(x['cookie'])}: {esc(x['title'])}"
+                for x in data["baseline"]["fixed"]]
+        out.append("")
     if data["errors"]:
         out += ["## Input errors", ""]
         out += [f"- {esc(e['input'])}: {esc(e['place'])}: {esc(e['message'])}" for e in data["errors"]]

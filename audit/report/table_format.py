@@ -19,7 +19,7 @@ def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
     if data["findings"]:
         rows = []
         for f in data["findings"]:
-            text = f["title"]
+            text = common.status_tag(f) + f["title"]
             for line in common.evidence(f):
                 text += f"\n-> {line}"
             if f["count"] > 1:
@@ -41,6 +41,10 @@ def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
             )
         headers = ["Host", "Cookie", "Set by", "Flags", "Lifetime"]
         out += _section("Cookie inventory", rows, headers, tablefmt, _COOKIE_WIDTHS)
+    if data.get("baseline", {}).get("fixed"):
+        out.append("Fixed since the baseline")
+        out.extend(f"  {x['rule']} {x['host']} {x['cookie']}: {x['title']}" for x in data["baseline"]["fixed"])
+        out.append("")
     if data["errors"]:
         out.append("Input errors")
         out.extend(f"  {e['input']}: {e['place']}: {e['message']}" for e in data["errors"])
