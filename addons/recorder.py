@@ -113,21 +113,8 @@ class Recorder:
             self._write(line)
 
     def line_for(self, flow: http.HTTPFlow) -> dict | None:
-        req = flow.request
-        req_headers = list(req.headers.items(multi=True))
+        exchange = sources.exchange_from_flow(flow, "live", "")
         server = flow.server_conn.peername or flow.server_conn.address
-        exchange = sources.Exchange(
-            url=req.pretty_url,
-            method=req.method,
-            status=flow.response.status_code,
-            request_headers=req_headers,
-            response_headers=list(flow.response.headers.items(multi=True)),
-            timestamp=flow.response.timestamp_start or req.timestamp_start,
-            top_level_url=sources.top_level_from_headers(req.pretty_url, req_headers),
-            source="live",
-            place="",
-            server_ip=str(server[0]) if server else None,
-        )
         client = flow.client_conn.peername
         assert self.catalog is not None
         return recording.record(

@@ -76,6 +76,14 @@ class Audit:
         for obs in cookies.observe(exchange):
             self.add_observation(obs)
 
+    @property
+    def finding_count(self) -> int:
+        return len(self._findings)
+
+    def findings_since(self, count: int) -> list[Finding]:
+        """Findings first seen after the audit held `count` of them (a live auditor logs each once)."""
+        return list(self._findings.values())[count:]
+
     def add_observation(self, obs: cookies.CookieObservation) -> list[Rule]:
         if obs.deletes:
             return []  # a browser stores nothing, so there is nothing to judge

@@ -445,7 +445,7 @@ def _read_flows(capture: Capture) -> Iterator[Exchange]:
             raise _Damaged(f"byte {start} (flow {index})", f"unreadable flow: {e}") from e
         index += 1
         if isinstance(flow, http.HTTPFlow) and flow.response is not None:
-            yield _flow_exchange(capture, flow, f"flow {index - 1} (byte {start})")
+            yield exchange_from_flow(flow, capture.name, f"flow {index - 1} (byte {start})")
 
 
 class _CountingReader:
@@ -461,19 +461,21 @@ class _CountingReader:
         return data
 
 
-def _flow_exchange(capture: Capture, flow, place: str) -> Exchange:
+def exchange_from_flow(flow, source: str, place: str) -> Exchange:
+    """The audit's view of a mitmproxy HTTP flow with a response (from a file or live)."""
     req, resp = flow.request, flow.response
+    url = req.pretty_url
     req_headers = list(req.headers.items(multi=True))
     peer = flow.server_conn.peername or flow.server_conn.address
     return Exchange(
-        url=req.pretty_url,
+        url=url,
         method=req.method,
         status=resp.status_code,
         request_headers=req_headers,
         response_headers=list(resp.headers.items(multi=True)),
         timestamp=resp.timestamp_start or req.timestamp_start,
-        top_level_url=top_level_from_headers(req.pretty_url, req_headers),
-        source=capture.name,
+        top_level_url=top_level_from_headers(url, req_headers),
+        source=source,
         place=place,
         server_ip=str(peer[0]) if peer else None,
     )

@@ -74,7 +74,7 @@ def render(report: Report) -> str:
         version=e(data["tool"]["version"]),
         inputs="".join(
             f"<tr><td>{e(i['path'])}</td><td>{e(i['kind'])}</td><td>{e(i['exchanges'])}</td>"
-            f"<td><code>{e(i['sha256'])}</code></td></tr>\n"
+            f"<td><code>{e(i['sha256'] or '-')}</code></td></tr>\n"
             for i in data["inputs"]
         ),
         severity_heads="".join(f"<th>{e(s)}</th>" for s in severities),

@@ -29,7 +29,7 @@ def render(report: Report) -> str:
         "## Inputs",
         "",
         tabulate(
-            [[esc(i["path"]), i["kind"], i["exchanges"], f"`{i['sha256']}`"] for i in data["inputs"]],
+            [[esc(i["path"]), i["kind"], i["exchanges"], f"`{i['sha256'] or '-'}`"] for i in data["inputs"]],
             headers=["Input", "Kind", "Responses", "SHA-256"],
             tablefmt="github",
         ),

@@ -45,7 +45,7 @@ def render(report: Report) -> str:
             }
         ],
         "artifacts": [
-            {"location": {"uri": _uri(i["path"])}, "hashes": {"sha-256": i["sha256"]}}
+            {"location": {"uri": _uri(i["path"])}, **({"hashes": {"sha-256": i["sha256"]}} if i["sha256"] else {})}
             for i in data["inputs"]
         ],
         "results": [_result(f, index) for f in data["findings"]],

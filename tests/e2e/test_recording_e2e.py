@@ -58,3 +58,14 @@ def test_default_recording_keeps_no_raw_value_or_client_address(backend, mitmdum
         # The client (127.0.0.1 here) appears nowhere; the backend's address is what it should be.
         assert "127.0.0.1" not in json.dumps({k: v for k, v in line.items() if k not in ("server", "url")})
         assert line["server"] == {"address": "127.0.0.1", "port": backend}
+
+
+def test_live_auditor_writes_its_report_when_the_proxy_stops(backend, mitmdump, tmp_path):
+    report = tmp_path / "live.json"
+    port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{backend}", "-s", "addons/auditor.py",
+                          "--set", f"audit_report={report}")
+    browse(port)
+    mitmdump.stop()
+    doc = json.loads(report.read_text())
+    assert doc["inputs"][0]["exchanges"] == len(COOKIES)
+    assert {"SG201", "SG205"} <= {f["rule"] for f in doc["findings"]}

@@ -1,0 +1,117 @@
+"""
+Audit cookies live, as responses pass through the proxy.
+
+Usage:
+
+    mitmdump -s addons/auditor.py --set audit_report=report.html
+
+Each new finding (per rule, host and cookie) is logged once through mitmproxy's log; counts
+accumulate. The report is written when the proxy stops, and on demand with the command
+`audit.report PATH`. The format follows the file name (.html, .json, .sarif, .md, .txt) unless
+`audit_format` says otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from datetime import timezone
+from pathlib import Path
+from typing import Optional
+
+import mitmproxy.types
+from mitmproxy import command
+from mitmproxy import ctx
+from mitmproxy import exceptions
+from mitmproxy import http
+
+import audit
+from audit import catalog as catalog_mod
+from audit import engine
+from audit import rules as rule_data
+from audit import sources
+from audit.report import FORMATS
+
+EXTENSIONS = {".html": "html", ".htm": "html", ".json": "json", ".sarif": "sarif", ".md": "markdown",
+              ".txt": "table"}
+
+
+def format_for(path: str, explicit: str) -> str:
+    if explicit:
+        return explicit
+    return EXTENSIONS.get(Path(path).suffix.lower(), "html")
+
+
+class Auditor:
+    def __init__(self) -> None:
+        self.audit: engine.Audit | None = None
+        self.responses = 0
+
+    def load(self, loader) -> None:
+        loader.add_option("audit_report", Optional[str], None, "Write the audit report here when the proxy stops.")
+        loader.add_option(
+            "audit_format", str, "",
+            "Report format: table, markdown, json, sarif or html; empty follows the report's file name.",
+        )
+        loader.add_option(
+            "audit_rules", Sequence[str], [],
+            "More rule folders (rule files, optionally affinity-cookies.yaml); a rule with an existing id "
+            "replaces it.",
+        )
+
+    def configure(self, updated) -> None:
+        if "audit_format" in updated and ctx.options.audit_format not in ("", *FORMATS):
+            raise exceptions.OptionsError(
+                f"audit_format must be one of {', '.join(sorted(FORMATS))}, not {ctx.options.audit_format!r}")
+        if "audit_rules" in updated or self.audit is None:
+            extra = [Path(d) for d in ctx.options.audit_rules]
+            missing = [str(d) for d in extra if not d.is_dir()]
+            if missing:
+                raise exceptions.OptionsError(f"audit_rules: not a folder: {missing[0]}")
+            try:
+                catalog = catalog_mod.load([rule_data.RULES_DIR, *extra])
+                rules = rule_data.load_rules([rule_data.RULES_DIR, *extra], catalog.cookie_classes())
+            except rule_data.RuleFileError as e:
+                raise exceptions.OptionsError(f"audit_rules: {e.problems[0]}") from e
+            self.audit = engine.Audit(rules, catalog)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if self.audit is None or flow.response is None:
+            return
+        before = self.audit.finding_count
+        try:
+            self.audit.add(sources.exchange_from_flow(flow, "live", flow.request.pretty_url))
+        except Exception as e:  # one odd response must never stop the proxy
+            logging.warning(f"auditor: skipped {flow.request.pretty_url}: {e}")
+            return
+        self.responses += 1
+        for finding in self.audit.findings_since(before):
+            logging.warning(f"stickyguard {finding.severity} {finding.rule} {finding.host} {finding.cookie}: "
+                            f"{finding.title}")
+
+    @command.command("audit.report")
+    def report(self, path: mitmproxy.types.Path) -> None:
+        """Write the audit report of everything seen so far to PATH."""
+        self.write(str(path), format_for(str(path), ctx.options.audit_format))
+
+    def write(self, path: str, fmt: str) -> None:
+        assert self.audit is not None
+        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        inputs = [{"path": "live traffic", "kind": "live", "sha256": None, "exchanges": self.responses}]
+        report = self.audit.report(inputs, [], now, {"name": "stickyguard", "version": audit.__version__})
+        try:
+            Path(path).write_text(FORMATS[fmt](report), encoding="utf-8")
+        except OSError as e:
+            raise exceptions.CommandError(f"cannot write {path}: {e.strerror or e}") from e
+        logging.info(f"stickyguard: wrote {path}: {len(report.findings)} findings from {self.responses} responses")
+
+    def done(self) -> None:
+        if self.audit is not None and ctx.options.audit_report:
+            try:
+                self.write(ctx.options.audit_report, format_for(ctx.options.audit_report, ctx.options.audit_format))
+            except exceptions.CommandError as e:
+                logging.error(f"stickyguard: {e}")
+
+
+addons = [Auditor()]
