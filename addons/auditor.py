@@ -99,7 +99,8 @@ class Auditor:
         assert self.audit is not None
         now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         inputs = [{"path": "live traffic", "kind": "live", "sha256": None, "exchanges": self.responses}]
-        report = self.audit.report(inputs, [], now, {"name": "stickyguard", "version": audit.__version__})
+        tool = {"name": "stickyguard", "version": audit.__version__, "rules": rule_data.version(self.audit.rules)}
+        report = self.audit.report(inputs, [], now, tool)
         try:
             Path(path).write_text(FORMATS[fmt](report), encoding="utf-8")
         except OSError as e:

@@ -210,9 +210,8 @@ def run_audit(args: argparse.Namespace) -> int:
         errors.extend(capture.errors)
     for error in errors:
         _error(str(error))
-    report = auditor.report(
-        inputs, errors, generated_at(), {"name": PROG, "version": audit.__version__}
-    )
+    tool = {"name": PROG, "version": audit.__version__, "rules": rule_data.version(rules)}
+    report = auditor.report(inputs, errors, generated_at(), tool)
     if earlier is not None:
         baseline.apply(report, earlier, args.baseline)
     render = FORMATS[args.format]

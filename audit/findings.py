@@ -109,12 +109,17 @@ class Report:
         return [f for f in self.findings if f.status == "new"]
 
     def as_dict(self) -> dict[str, Any]:
+        from audit import compliance  # summarises this record; imports it for Finding
+
         doc = {
             "tool": self.tool,
             "generated_at": self.generated_at,
             "inputs": self.inputs,
             "rules": self.rules,
             "summary": self.summary(),
+            "sites": compliance.sites(self.cookies, self.findings),
+            "ip_exposure": compliance.ip_exposure(self.cookies, self.findings),
+            "charts": compliance.charts(self.cookies, self.findings),
             "cookies": self.cookies,
             "findings": [f.as_dict() for f in self.findings],
             "errors": [e.as_dict() for e in self.errors],

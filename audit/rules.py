@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import string
 from pathlib import Path
@@ -228,6 +229,12 @@ def _check_semantics(path: Path, data: Any) -> list[str]:
     for op in unknown_ops:
         problems.append(f"{path}:{line_of(data, ['match'])}: match: no condition operator {op!r}")
     return problems
+
+
+def version(rules: list[Rule]) -> str:
+    """A short digest of the rule set's content: two reports with the same one judged alike."""
+    content = json.dumps([r.describe() | {"match": [r.cookie, list(r.conditions)]} for r in rules], sort_keys=True)
+    return "sha256:" + hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
 def load_rules(directories: list[Path], known_cookie_classes: set[str]) -> list[Rule]:

@@ -36,22 +36,38 @@ code { font-size: 12px; word-break: break-all; }
 .b-low { background: #2980b9; } .b-info { background: #7f8c8d; }
 .decoded { font-weight: 600; }
 .errors li { color: #a00; }
+.scroll { overflow-x: auto; }
+.verdict-within { color: #1e7b34; font-weight: 600; } .verdict-outside { color: #b03a2e; font-weight: 600; }
+.charts { display: flex; flex-wrap: wrap; gap: 2rem; }
+.charts figure { margin: 0; flex: 1 1 20rem; }
+@media (max-width: 40rem) {
+  body { margin: 1rem auto; font-size: 14px; } th, td { padding: .2rem .3rem; }
+  table.stack tr:first-child { display: none; }
+  table.stack tr { display: block; border: 1px solid #ddd; margin-bottom: .6rem; }
+  table.stack td { display: block; border: none; }
+  table.stack td::before { content: attr(data-label) ": "; font-weight: 600; }
+}
+@media print { .finding { break-inside: avoid; } details { display: block; } }
 </style>
 </head>
 <body>
 <h1>stickyguard cookie audit</h1>
 <p>$summary</p>
-<p>Generated $generated_at by stickyguard $version.</p>
-<h2>Inputs</h2>
-<table><tr><th>Input</th><th>Kind</th><th>Responses</th><th>SHA-256</th></tr>
-$inputs</table>
-<h2>Summary</h2>
+<h2>Summary by site</h2>
+$sites
 <table><tr>$severity_heads</tr><tr>$severity_counts</tr></table>
-<h2>Findings</h2>
+<div class="charts">$charts</div>
+<h2>IP exposure</h2>
+$ip_exposure
+<h2>Findings by site</h2>
 $findings
 <h2>Cookie inventory</h2>
-$cookies
+<div class="scroll">$cookies</div>
 $errors
+<h2>Provenance</h2>
+<p>Generated $generated_at by stickyguard $version with rule set $rules_version.</p>
+<div class="scroll"><table><tr><th>Input</th><th>Kind</th><th>Responses</th><th>SHA-256</th></tr>
+$inputs</table></div>
 <p><small>Not legal advice: the consent exemptions are national transpositions of Directive
 2002/58/EC, and regulators differ in detail. Cookie values are omitted unless the report was
 made with --show-values.</small></p>
@@ -79,13 +95,94 @@ def render(report: Report) -> str:
         ),
         severity_heads="".join(f"<th>{e(s)}</th>" for s in severities),
         severity_counts="".join(f"<td>{e(counts[s])}</td>" for s in severities),
-        findings="".join(_finding(f) for f in data["findings"]) or "<p>No findings.</p>",
+        findings=_findings_by_site(data) or "<p>No findings.</p>",
+        sites=_sites(data["sites"]),
+        charts=_bar_chart("Findings by severity", data["charts"]["findings_by_severity"], SEVERITY_COLOURS)
+        + _bar_chart("Affinity cookies by vendor", data["charts"]["affinity_cookies_by_vendor"], {}),
+        ip_exposure=_ip_exposure(data["ip_exposure"]),
+        rules_version=e(data["tool"].get("rules", "built-in")),
         cookies=_cookies(data["cookies"]),
         errors=_fixed(data.get("baseline")) + _errors(data["errors"]),
     )
 
 
-def _finding(f: dict[str, Any]) -> str:
+SEVERITY_COLOURS = {"critical": "#6d0000", "high": "#c0392b", "medium": "#e67e22", "low": "#2980b9", "info": "#7f8c8d"}
+
+
+_SITE_HEADS = ("Site", "Hosts", "Affinity cookies", "Set by", "Findings", "Worst", "Load-balancing consent exemption")
+
+
+def _sites(sites: list[dict[str, Any]]) -> str:
+    if not sites:
+        return "<p>No cookies were set in the inputs.</p>"
+    rows = []
+    for s in sites:
+        verdict = s["exemption"]["verdict"]
+        klass = {"within the exemption": "verdict-within", "outside the exemption": "verdict-outside"}.get(verdict, "")
+        reasons = "".join(f"<li>{e(r)}</li>" for r in s["exemption"]["reasons"])
+        vendors = ", ".join(f"{e(v)} ({n})" for v, n in s["vendors"].items()) or "-"
+        cells = [e(s["site"]), e(", ".join(s["hosts"])), f"{s['affinity_cookies']} of {s['cookies']}", vendors,
+                 str(s["findings"]), e(s["worst"] or "-"),
+                 f'<span class="{klass}">{e(verdict)}</span>{f"<ul>{reasons}</ul>" if reasons else ""}']
+        rows.append("<tr>" + "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(_SITE_HEADS, cells)) + "</tr>\n")
+    head = "".join(f"<th>{h}</th>" for h in _SITE_HEADS)
+    return f'<table class="stack"><tr>{head}</tr>\n{"".join(rows)}</table>'
+
+
+def _bar_chart(title: str, values: dict[str, int], colours: dict[str, str]) -> str:
+    """A horizontal bar chart as inline SVG: readable without scripts, prints as drawn."""
+    items = list(values.items())
+    if not items:
+        return ""
+    top = max(max(v for _, v in items), 1)
+    row, label_w, bar_w = 24, 240, 200
+    bars = []
+    for i, (label, value) in enumerate(items):
+        y = i * row
+        width = round(bar_w * value / top)
+        colour = colours.get(label, "#5d6d7e")
+        bars.append(
+            f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end" font-size="12">{e(label[:30])}</text>'
+            f'<rect x="{label_w}" y="{y + 4}" width="{width}" height="16" fill="{colour}"/>'
+            f'<text x="{label_w + width + 4}" y="{y + 16}" font-size="12">{value}</text>'
+        )
+    height = row * len(items)
+    return (
+        f'<figure><figcaption><strong>{e(title)}</strong></figcaption>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{e(title)}" '
+        f'viewBox="0 0 {label_w + bar_w + 40} {height}" width="100%" style="max-width:30rem">'
+        f'{"".join(bars)}</svg></figure>'
+    )
+
+
+def _ip_exposure(ip: dict[str, Any]) -> str:
+    parts = []
+    if ip["internal_addresses"]:
+        items = "".join(f"<li><code>{e(a['address'])}</code> in {e(', '.join(a['seen_in']))}</li>"
+                        for a in ip["internal_addresses"])
+        parts.append(f"<p>Internal addresses the cookies reveal:</p><ul>{items}</ul>")
+    else:
+        parts.append("<p>No cookie revealed an internal address.</p>")
+    if ip["client_address_in_cookies"]:
+        items = "".join(f"<li>{e(c)}</li>" for c in ip["client_address_in_cookies"])
+        parts.append(f"<p>Cookies that store the client's address (IP-based affinity or tracking):</p><ul>{items}</ul>")
+    else:
+        parts.append("<p>No cookie stored the client's address (checked only with --client-ip).</p>")
+    return "\n".join(parts)
+
+
+def _findings_by_site(data: dict[str, Any]) -> str:
+    peers = {r["id"]: r.get("peers", []) for r in data["rules"]}
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for f in data["findings"]:
+        by_site.setdefault(f["site"], []).append(f)
+    return "".join(
+        f"<h3>{e(site)}</h3>\n" + "".join(_finding(f, peers.get(f["rule"], [])) for f in findings)
+        for site, findings in by_site.items()
+    )
+
+
+def _finding(f: dict[str, Any], peers: list[dict[str, str]]) -> str:
     sev = e(f["severity"])
     evidence = "".join(f'<li class="decoded">Decoded: {e(line)}</li>' for line in common.evidence(f))
     raw = "".join(
@@ -93,17 +190,18 @@ def _finding(f: dict[str, Any]) -> str:
     )
     basis = "".join(f'<li><a href="{e(b["url"])}">{e(b["ref"])}</a> ({e(b["kind"])})</li>' for b in f["basis"])
     refs = "".join(f'<li><a href="{e(u)}">{e(u)}</a></li>' for u in f["references"])
+    refs += "".join(f"<li>{e(p['scanner'])} {e(p['id'])}</li>" for p in peers)
     times = f"{f['count']} time{'s' if f['count'] != 1 else ''}"
     return (
         f'<div class="finding sev-{sev}">\n'
-        f'<h3><span class="badge b-{sev}">{sev}</span> {e(common.status_tag(f))}{e(f["rule"])}: {e(f["title"])}</h3>\n'
+        f'<h4><span class="badge b-{sev}">{sev}</span> {e(common.status_tag(f))}{e(f["rule"])}: {e(f["title"])}</h4>\n'
         f"<p>{e(f['message'])}</p>\n"
         f"<ul><li>Host <code>{e(f['host'])}</code>, cookie <code>{e(f['cookie'])}</code>, "
         f"first at {e(common.where(f))} ({e(times)})</li>"
         f"<li>Confidence {e(f['confidence'])}; {e(', '.join(f['cwe']))}</li>{evidence}{raw}</ul>\n"
         f"<p><strong>Basis</strong></p><ul>{basis}</ul>\n"
         f"<p><strong>Fix:</strong> {e(f['remediation'])}</p>\n"
-        f"<details><summary>References</summary><ul>{refs}</ul></details>\n"
+        f"<details><summary>References and peer scanners</summary><ul>{refs}</ul></details>\n"
         "</div>\n"
     )
 

@@ -34,14 +34,37 @@ def render(report: Report) -> str:
             tablefmt="github",
         ),
         "",
-        "## Findings",
+        "## Summary by site",
         "",
     ]
+    if data["sites"]:
+        out.append(tabulate(
+            [[esc(x["site"]), f"{x['affinity_cookies']} of {x['cookies']}",
+              esc(", ".join(f"{v} ({n})" for v, n in x["vendors"].items()) or "-"), x["findings"], x["worst"] or "-",
+              esc(x["exemption"]["verdict"] + (": " + "; ".join(x["exemption"]["reasons"])
+                                                if x["exemption"]["reasons"] else ""))]
+             for x in data["sites"]],
+            headers=["Site", "Affinity cookies", "Set by", "Findings", "Worst", "Load-balancing consent exemption"],
+            tablefmt="github",
+        ))
+    else:
+        out.append("No cookies were set in the inputs.")
+    out += ["", "## IP exposure", ""]
+    ip = data["ip_exposure"]
+    out += [f"- Internal address {esc(a['address'])} in {esc(', '.join(a['seen_in']))}"
+            for a in ip["internal_addresses"]] or ["- No cookie revealed an internal address."]
+    out += [f"- Client address stored in {esc(c)}" for c in ip["client_address_in_cookies"]]
+    out += ["", "## Findings by site", ""]
     if not data["findings"]:
         out += ["No findings.", ""]
+    by_site: dict[str, list[dict]] = {}
     for f in data["findings"]:
+        by_site.setdefault(f["site"], []).append(f)
+    for f in [f for group in by_site.values() for f in group]:
+        if f is by_site[f["site"]][0]:
+            out += [f"### {esc(f['site'])}", ""]
         out += [
-            f"### {esc(common.status_tag(f))}{esc(f['severity'].upper())} {esc(f['rule'])}: {esc(f['title'])}",
+            f"#### {esc(common.status_tag(f))}{esc(f['severity'].upper())} {esc(f['rule'])}: {esc(f['title'])}",
             "",
             f"- **Where:** {esc(f['host'])}, cookie {esc(f['cookie'])} "
             f"(first at {esc(common.where(f))}, {f['count']} time{'s' if f['count'] != 1 else ''})",

@@ -1,0 +1,81 @@
+"""What a privacy or compliance officer reads first: per site, the affinity cookies by vendor, the
+worst finding, and a verdict on the load-balancing consent exemption; then the IP exposure.
+
+The exemption (ePrivacy Art. 5(3) as read by Article 29 WP Opinion 04/2012, CNIL 2020-091, ICO)
+covers load-balancing cookies that are session cookies, first party and carry no personal data.
+A site is "within" when every affinity cookie it sets meets all three, "outside" when one does
+not (each reason is listed), and "no affinity cookie" when it sets none. This is an assessment
+aid, not legal advice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from audit.findings import SEVERITIES
+from audit.findings import Finding
+from audit.findings import severity_rank
+
+PERSONAL_RULES = frozenset({"SG306", "SG307", "SG308"})
+INTERNAL = frozenset({"private", "loopback", "link-local", "shared", "documentation", "reserved"})
+
+
+def sites(cookies: list[dict[str, Any]], findings: list[Finding]) -> list[dict[str, Any]]:
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for c in cookies:
+        by_site.setdefault(c["site"], []).append(c)
+    personal = {(f.host, f.cookie) for f in findings if f.rule in PERSONAL_RULES}
+    out = []
+    for site, rows in sorted(by_site.items()):
+        affinity = [c for c in rows if c["affinity"]]
+        reasons = []
+        for c in affinity:
+            if c["lifetime_seconds"] is not None:
+                reasons.append(f"{c['name']} persists beyond the session")
+            if c["party"] == "third":
+                reasons.append(f"{c['name']} is set in a third-party context")
+            decoded = c["decoded"] or {}
+            if (c["host"], c["name"]) in personal or decoded.get("email") or decoded.get("jwt_personal_claims"):
+                reasons.append(f"{c['name']} carries personal data")
+        if not affinity:
+            verdict = "no affinity cookie"
+        else:
+            verdict = "outside the exemption" if reasons else "within the exemption"
+        site_findings = [f for f in findings if f.site == site]
+        worst = max((f.severity for f in site_findings), key=severity_rank) if site_findings else None
+        out.append({
+            "site": site,
+            "hosts": sorted({c["host"] for c in rows}),
+            "cookies": len(rows),
+            "affinity_cookies": len(affinity),
+            "vendors": dict(sorted(Counter(c["vendor_name"] or "unidentified" for c in affinity).items())),
+            "findings": len(site_findings),
+            "worst": worst,
+            "exemption": {"verdict": verdict, "reasons": reasons},
+        })
+    return out
+
+
+def ip_exposure(cookies: list[dict[str, Any]], findings: list[Finding]) -> dict[str, Any]:
+    """Internal addresses the cookies reveal, and cookies that store the client's address."""
+    internal = {}
+    for c in cookies:
+        d = c["decoded"] or {}
+        if d.get("address_class") in INTERNAL:
+            addr = f"[{d['ip']}]" if ":" in d["ip"] else d["ip"]
+            where = f"{addr}:{d['port']}" if d.get("port") is not None else addr
+            internal.setdefault(where, []).append(f"{c['host']} {c['name']}")
+    return {
+        "internal_addresses": [{"address": a, "seen_in": sorted(set(w))} for a, w in sorted(internal.items())],
+        "client_address_in_cookies": sorted({f"{f.host} {f.cookie}" for f in findings if f.rule == "SG308"}),
+    }
+
+
+def charts(cookies: list[dict[str, Any]], findings: list[Finding]) -> dict[str, dict[str, int]]:
+    """The numbers the report draws: findings by severity, affinity cookies by vendor."""
+    return {
+        "findings_by_severity": {s: sum(f.severity == s for f in findings) for s in reversed(SEVERITIES)},
+        "affinity_cookies_by_vendor": dict(Counter(
+            c["vendor_name"] or "unidentified" for c in cookies if c["affinity"]).most_common()),
+    }

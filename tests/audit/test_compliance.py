@@ -1,0 +1,47 @@
+from audit import compliance
+from audit.engine import Audit
+from audit.sources import Exchange
+
+
+def report_for(ruleset, catalog, set_cookies, url="https://shop.example/", top=None):
+    audit = Audit(ruleset, catalog)
+    audit.add(Exchange(url, "GET", 200, [], [("Set-Cookie", c) for c in set_cookies], None, top, "t", "p"))
+    return audit.report([], [], "t", {"name": "stickyguard", "version": "0"})
+
+
+def verdict(report):
+    (site,) = compliance.sites(report.cookies, report.findings)
+    return site["exemption"]
+
+
+def test_session_first_party_affinity_is_within(ruleset, catalog):
+    r = report_for(ruleset, catalog, ["__Host-SERVERID=s1; Path=/; Secure; HttpOnly; SameSite=Lax"])
+    assert verdict(r) == {"verdict": "within the exemption", "reasons": []}
+
+
+def test_persistent_third_party_or_personal_is_outside(ruleset, catalog):
+    r = report_for(ruleset, catalog, ["SERVERID=s1; Max-Age=600", "route=alice%40example.com"],
+                   url="https://cdn.other.example/x", top="https://shop.example/")
+    assert verdict(r) == {"verdict": "outside the exemption", "reasons": [
+        "SERVERID persists beyond the session", "SERVERID is set in a third-party context",
+        "route is set in a third-party context", "route carries personal data"]}
+
+
+def test_no_affinity_cookie(ruleset, catalog):
+    assert verdict(report_for(ruleset, catalog, ["theme=dark"]))["verdict"] == "no affinity cookie"
+
+
+def test_site_summary_counts(ruleset, catalog):
+    r = report_for(ruleset, catalog, ["BIGipServerweb=1677787402.36895.0000", "AWSALB=x", "theme=dark"])
+    (site,) = compliance.sites(r.cookies, r.findings)
+    assert (site["cookies"], site["affinity_cookies"], site["worst"]) == (3, 2, "high")
+    assert site["vendors"] == {"AWS Application Load Balancer": 1, "F5 BIG-IP LTM": 1}
+
+
+def test_ip_exposure_and_charts(ruleset, catalog):
+    r = report_for(ruleset, catalog, ["BIGipServerweb=1677787402.36895.0000", "sticky-host=MS4yLjMuNDo4MA=="])
+    exposure = compliance.ip_exposure(r.cookies, r.findings)
+    assert exposure["internal_addresses"] == [{"address": "10.1.1.100:8080", "seen_in": ["shop.example BIGipServerweb"]}]
+    charts = compliance.charts(r.cookies, r.findings)
+    assert list(charts["findings_by_severity"]) == ["critical", "high", "medium", "low", "info"]
+    assert charts["affinity_cookies_by_vendor"] == {"F5 BIG-IP LTM": 1, "Envoy stateful session": 1}
