@@ -69,3 +69,32 @@ def test_live_auditor_writes_its_report_when_the_proxy_stops(backend, mitmdump, 
     doc = json.loads(report.read_text())
     assert doc["inputs"][0]["exchanges"] == len(COOKIES)
     assert {"SG201", "SG205"} <= {f["rule"] for f in doc["findings"]}
+
+
+def test_stickyguard_record_in_regular_mode(backend, tmp_path):
+    """The launcher: `stickyguard record` as a forward proxy, stopped with SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT
+    from tests.e2e.conftest import free_port
+    from tests.e2e.conftest import wait_for_port
+
+    rec, port = tmp_path / "fwd.jsonl", free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "addons.launch", "record", "--listen", f"127.0.0.1:{port}",
+                             "-o", str(rec), "--confdir", str(tmp_path / "conf")],
+                            cwd=ROOT, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        wait_for_port(port, proc)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{port}"}))
+        for path in COOKIES:
+            with opener.open(f"http://127.0.0.1:{backend}{path}", timeout=10) as r:
+                assert r.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    lines = [json.loads(x) for x in rec.read_text().splitlines()]
+    assert len(lines) == len(COOKIES)
+    assert {c["vendor"] for line in lines for c in line["set_cookies"]} >= {"f5-bigip", "haproxy", "ingress-nginx"}
