@@ -184,6 +184,7 @@ class Audit:
             vendor=obs.vendor,
             message=rule.message.format_map(self._message_fields(obs, summary)),
             remediation=rule.remediation,
+            vendor_fix=dict(rule.fixes).get(obs.vendor or ""),
             url=safe_url(obs.url),
             source=obs.source,
             place=obs.place,

@@ -40,6 +40,7 @@ class Finding:
     place: str
     evidence: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     count: int = 1
+    vendor_fix: str | None = None  # the fix in the identified product's configuration, where the rule has one
     status: str | None = None  # against a baseline: "new" or "unchanged"
 
     @property

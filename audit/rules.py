@@ -139,6 +139,7 @@ class Rule:
     remediation: str
     examples: dict[str, list[dict[str, str]]]
     path: str
+    fixes: tuple[tuple[str, str], ...] = ()  # (vendor id, fix in that product's configuration)
 
     def describe(self) -> dict[str, Any]:
         """What reports say about a rule that ran."""
@@ -153,6 +154,7 @@ class Rule:
             "references": list(self.references),
             "peers": [dict(p) for p in self.peers],
             "remediation": self.remediation,
+            "fixes": dict(self.fixes),
         }
 
 
@@ -199,6 +201,7 @@ def load_rule_file(path: Path) -> tuple[Rule | None, list[str]]:
         remediation=" ".join(d["remediation"].split()),
         examples=d["tests"],
         path=str(path),
+        fixes=tuple((k, " ".join(v.split())) for k, v in d.get("fixes", {}).items()),
     )
     return rule, []
 
@@ -253,6 +256,10 @@ def load_rules(directories: list[Path], known_cookie_classes: set[str]) -> list[
                 continue
             if rule.id in seen_here:
                 problems.append(f"{path}:1: id: {rule.id} is also used by {seen_here[rule.id]}")
+                continue
+            unknown_fix = next((v for v, _ in rule.fixes if v not in known_cookie_classes), None)
+            if unknown_fix:
+                problems.append(f"{path}:1: fixes: {unknown_fix!r} is not a vendor id of the catalog")
                 continue
             if rule.cookie not in known_cookie_classes:
                 problems.append(

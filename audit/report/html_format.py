@@ -200,7 +200,8 @@ def _finding(f: dict[str, Any], peers: list[dict[str, str]]) -> str:
         f"first at {e(common.where(f))} ({e(times)})</li>"
         f"<li>Confidence {e(f['confidence'])}; {e(', '.join(f['cwe']))}</li>{evidence}{raw}</ul>\n"
         f"<p><strong>Basis</strong></p><ul>{basis}</ul>\n"
-        f"<p><strong>Fix:</strong> {e(f['remediation'])}</p>\n"
+        + (f"<p><strong>Fix in {e(f['vendor'])}:</strong> {e(f['vendor_fix'])}</p>\n" if f.get("vendor_fix") else "")
+        + f"<p><strong>Fix:</strong> {e(f['remediation'])}</p>\n"
         f"<details><summary>References and peer scanners</summary><ul>{refs}</ul></details>\n"
         "</div>\n"
     )

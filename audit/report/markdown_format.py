@@ -74,6 +74,8 @@ def render(report: Report) -> str:
             out.append(f"- **Decoded:** {esc(line)}")
         out += ["", esc(f["message"]), "", "**Basis:**", ""]
         out += [f"- [{esc(b['ref'])}]({_url(b['url'])})" for b in f["basis"]]
+        if f.get("vendor_fix"):
+            out += ["", f"**Fix in {esc(f['vendor'])}:** {esc(f['vendor_fix'])}"]
         out += ["", f"**Fix:** {esc(f['remediation'])}", ""]
     out += ["## Cookie inventory", ""]
     if data["cookies"]:

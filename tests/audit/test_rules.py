@@ -9,7 +9,10 @@ from tests.conftest import BAD
 GOOD = rule_data.RULES_DIR / "checks" / "SG101-affinity-cookie-missing-secure.yaml"
 
 
-def load_one(path, classes=frozenset({"affinity", "other", "any", "haproxy"})):
+VENDORS = frozenset({"haproxy", "f5-bigip", "ingress-nginx", "citrix-netscaler", "traefik"})
+
+
+def load_one(path, classes=frozenset({"affinity", "other", "any"}) | VENDORS):
     return rule_data.load_rules([path.parent], set(classes))
 
 
@@ -77,6 +80,23 @@ def test_unknown_vendor(tmp_path):
     path = copy_good(tmp_path, lambda t: t.replace("cookie: affinity", "cookie: big-ip"))
     assert problems_of(path) == [
         f"{path}:1: match/cookie: 'big-ip' is neither 'affinity', 'other', 'any' nor a vendor id of the catalog"]
+
+
+def test_fix_for_an_unknown_vendor(tmp_path):
+    path = copy_good(tmp_path, lambda t: t.replace("  traefik: >-", "  traefic: >-"))
+    assert problems_of(path) == [f"{path}:1: fixes: 'traefic' is not a vendor id of the catalog"]
+
+
+def test_vendor_fix_reaches_the_finding(ruleset, catalog):
+    from audit.engine import Audit
+    from audit.sources import Exchange
+
+    audit = Audit(ruleset, catalog)
+    audit.add(Exchange("https://a.example/", "GET", 200, [], [("Set-Cookie", "SERVERID=s1; HttpOnly")],
+                       None, None, "t", "p"))
+    report = audit.report([], [], "t", {"name": "stickyguard", "version": "0"})
+    sg101 = next(f for f in report.findings if f.rule == "SG101")
+    assert sg101.vendor_fix.startswith("Add `secure` to the cookie line")
 
 
 def test_duplicate_id_in_one_folder(tmp_path):
