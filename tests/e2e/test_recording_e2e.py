@@ -98,3 +98,17 @@ def test_stickyguard_record_in_regular_mode(backend, tmp_path):
     lines = [json.loads(x) for x in rec.read_text().splitlines()]
     assert len(lines) == len(COOKIES)
     assert {c["vendor"] for line in lines for c in line["set_cookies"]} >= {"f5-bigip", "haproxy", "ingress-nginx"}
+
+
+def test_recorder_in_upstream_mode(backend, mitmdump, tmp_path):
+    """mitmdump chained to another proxy (upstream mode) records the same exchanges."""
+    rec = tmp_path / "upstream.jsonl"
+    parent = mitmdump.start("--mode", "regular")
+    port = mitmdump.start("--mode", f"upstream:http://127.0.0.1:{parent}", "-s", "addons/recorder.py",
+                          "--set", f"record_file={rec}")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{port}"}))
+    for path in COOKIES:
+        with opener.open(f"http://127.0.0.1:{backend}{path}", timeout=10) as r:
+            assert r.status == 200
+    lines = [json.loads(x) for x in rec.read_text().splitlines()]
+    assert [line["url"].split("?")[0].rsplit("/", 1)[-1] for line in lines] == [p.strip("/") for p in COOKIES]
