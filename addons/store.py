@@ -1,0 +1,85 @@
+"""Session tables for what is not in the balancer's own cookie: learned application cookies.
+
+`memory` (default, one process), `sqlite:PATH` (survives a restart of the proxy). Every method is a
+coroutine so a hook never blocks the event loop: SQLite work runs in a worker thread. Keys are
+what the caller chose (the affinity code stores keyed hashes, never raw session ids). Entries
+expire at an absolute time; reads of an expired entry find nothing. Plain logic, no mitmproxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+class MemoryStore:
+    def __init__(self, clock: Callable[[], float] = time.time):
+        self.clock = clock
+        self._data: dict[str, tuple[str, float]] = {}
+
+    async def get(self, key: str) -> str | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= self.clock():
+            del self._data[key]
+            return None
+        return entry[0]
+
+    async def set(self, key: str, value: str, ttl: float) -> None:
+        self._data[key] = (value, self.clock() + ttl)
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def close(self) -> None:
+        self._data.clear()
+
+
+class SqliteStore:
+    """One table, written from a worker thread; a restarted proxy finds its sessions again."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time):
+        self.path = Path(path)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT, expires REAL)")
+
+    def _run(self, sql: str, args: tuple) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    async def get(self, key: str) -> str | None:
+        rows = await asyncio.to_thread(self._run, "SELECT value FROM sessions WHERE key = ? AND expires > ?",
+                                       (key, self.clock()))
+        return rows[0][0] if rows else None
+
+    async def set(self, key: str, value: str, ttl: float) -> None:
+        await asyncio.to_thread(self._run, "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)",
+                                (key, value, self.clock() + ttl))
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._run, "DELETE FROM sessions WHERE key = ?", (key,))
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._run, "DELETE FROM sessions WHERE expires <= ?", (self.clock(),))
+        self._db.close()
+
+
+def open_store(spec: str, clock: Callable[[], float] = time.time) -> MemoryStore | SqliteStore:
+    """`memory` or `sqlite:PATH`; raises ValueError naming what is wrong."""
+    if spec == "memory":
+        return MemoryStore(clock)
+    if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
+        try:
+            return SqliteStore(Path(spec[len("sqlite:"):]).expanduser(), clock)
+        except (OSError, sqlite3.Error) as e:
+            raise ValueError(f"cannot open {spec}: {e}") from None
+    raise ValueError(f"not a session store: {spec!r} (memory or sqlite:PATH)")

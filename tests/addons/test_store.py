@@ -1,0 +1,64 @@
+import asyncio
+
+import pytest
+
+from addons import store
+
+
+class Clock:
+    now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def exercise(s, clock):
+    async def go():
+        assert await s.get("k") is None
+        await s.set("k", "app1", ttl=10)
+        assert await s.get("k") == "app1"
+        await s.set("k", "app2", ttl=10)
+        assert await s.get("k") == "app2"
+        clock.now += 11
+        assert await s.get("k") is None          # expired
+        await s.set("j", "app3", ttl=10)
+        await s.delete("j")
+        assert await s.get("j") is None
+    asyncio.run(go())
+
+
+def test_memory():
+    clock = Clock()
+    exercise(store.MemoryStore(clock), clock)
+
+
+def test_sqlite_and_restart(tmp_path):
+    clock = Clock()
+    path = tmp_path / "state" / "sessions.db"
+    s = store.SqliteStore(path, clock)
+    exercise(s, clock)
+
+    async def keep():
+        await s.set("x", "app9", ttl=100)
+        await s.close()
+    asyncio.run(keep())
+    again = store.open_store(f"sqlite:{path}", clock)   # a restarted proxy
+
+    async def read():
+        value = await again.get("x")
+        await again.close()
+        return value
+    assert asyncio.run(read()) == "app9"
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("redis-ish", "not a session store"), ("sqlite:", "not a session store"),
+    ("sqlite:/proc/no/such/dir/x.db", "cannot open sqlite:"),
+])
+def test_bad_spec(spec, message):
+    with pytest.raises(ValueError, match=message):
+        store.open_store(spec)
+
+
+def test_memory_spec():
+    assert isinstance(store.open_store("memory"), store.MemoryStore)
