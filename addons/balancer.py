@@ -1,0 +1,292 @@
+"""
+A sticky load balancer as a mitmproxy addon, with private, tamper-proof affinity.
+
+Usage:
+
+    mitmdump -s addons/balancer.py --mode reverse:http://127.0.0.1:1 \\
+        --set balance_backends=app1=http://127.0.0.1:8081 --set balance_backends=app2=http://127.0.0.1:8082 \\
+        --set balance_affinity=cookie
+
+Routing happens in `requestheaders` (so streamed bodies follow it); just before mitmproxy opens
+an upstream connection, a last check swaps a dead backend for a live one, so a session pinned to a
+dead backend is moved and re-pinned instead of answered with a 502. The affinity cookie is set
+from the backend that really answered. The logic lives in affinity, backends, sealing, ring,
+store and health; this module translates between flows and that logic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Optional
+
+from mitmproxy import command
+from mitmproxy import ctx
+from mitmproxy import exceptions
+from mitmproxy import http
+from mitmproxy.proxy import server_hooks
+
+from addons import affinity
+from addons import backends
+from addons import health
+from addons import sealing
+from addons import store
+from audit import cookies as audit_cookies
+
+SECRET_ENV = "STICKYGUARD_BALANCE_SECRET"
+PROBE_TIMEOUT = 0.5
+
+
+class Balancer:
+    def __init__(self) -> None:
+        self.pool: backends.Pool | None = None
+        self.strategy = None
+        self.health: health.Health | None = None
+        self.by_addr: dict[tuple[str, int], backends.Backend] = {}
+        self.counts: dict[str, int] = {}
+        self._decisions: dict[str, affinity.Decision] = {}  # flow id -> decision, until the response
+        self._stop = asyncio.Event()
+        self._health_task: asyncio.Task | None = None
+
+    def load(self, loader) -> None:
+        loader.add_option("balance_backends", Sequence[str], [],
+                          "A backend, NAME=URL[,weight=N][,route=ID]; repeat the option for each backend.")
+        loader.add_option("balance_affinity", str, "cookie",
+                          "How sessions stick: cookie, app-cookie, ip or route.")
+        loader.add_option("balance_cookie_name", str, "sg_affinity",
+                          "Name of the balancer's own cookie (sent as __Host-NAME over HTTPS).")
+        loader.add_option("balance_secret", Optional[str], None,
+                          f"Secrets for the affinity cookie, comma separated, the first seals; else ${SECRET_ENV}; "
+                          "else balance_secret_file.")
+        loader.add_option("balance_secret_file", str, "~/.stickyguard/balance-secret",
+                          "File with the secrets; created with a random secret when missing.")
+        loader.add_option("balance_app_cookie", str, "JSESSIONID", "The application's session cookie (app-cookie).")
+        loader.add_option("balance_ip_prefix", int, 32, "IPv4 prefix length that ip affinity follows (e.g. 24).")
+        loader.add_option("balance_ip6_prefix", int, 64, "IPv6 prefix length that ip affinity follows.")
+        loader.add_option("balance_trusted_proxies", Sequence[str], [],
+                          "Networks whose X-Forwarded-For is believed (ip affinity).")
+        loader.add_option("balance_route_param", Optional[str], None, "Query parameter carrying the route id.")
+        loader.add_option("balance_route_header", Optional[str], None, "Header carrying the route id.")
+        loader.add_option("balance_policy", str, "p2c", "How new sessions are placed: p2c or round-robin.")
+        loader.add_option("balance_health", Optional[str], "tcp",
+                          "Active health check: tcp or http:/PATH, with ,interval=,timeout=,rise=,fall=; "
+                          "empty turns it off.")
+        loader.add_option("balance_store", str, "memory", "Session table for app-cookie: memory or sqlite:PATH.")
+        loader.add_option("balance_idle_timeout", int, 1800, "Seconds a session may be idle.")
+        loader.add_option("balance_absolute_timeout", int, 43200, "Seconds a session may last.")
+
+    def configure(self, updated) -> None:
+        if not any(name.startswith("balance_") for name in updated):
+            return
+        opts = ctx.options
+        try:
+            specs = [backends.parse_backend_spec(s) for s in opts.balance_backends]
+        except ValueError as e:
+            raise exceptions.OptionsError(f"balance_backends: {e}") from e
+        if not specs:
+            self.pool = None
+            return
+        if opts.balance_affinity not in affinity.KINDS:
+            raise exceptions.OptionsError(
+                f"balance_affinity must be one of {', '.join(affinity.KINDS)}, not {opts.balance_affinity!r}")
+        for name in ("balance_idle_timeout", "balance_absolute_timeout"):
+            if getattr(opts, name) <= 0:
+                raise exceptions.OptionsError(f"{name} must be positive")
+        if not 0 <= opts.balance_ip_prefix <= 32 or not 0 <= opts.balance_ip6_prefix <= 128:
+            raise exceptions.OptionsError("balance_ip_prefix must be 0-32 and balance_ip6_prefix 0-128")
+        try:
+            pool = backends.Pool(specs, opts.balance_policy)
+        except ValueError as e:
+            raise exceptions.OptionsError(f"balance_backends: {e}") from e
+        try:
+            check = health.parse_check_spec(opts.balance_health) if opts.balance_health else None
+        except ValueError as e:
+            raise exceptions.OptionsError(f"balance_health: {e}") from e
+        secrets_ = self._secrets()
+        kind = opts.balance_affinity
+        try:
+            if kind == "cookie":
+                sealer = sealing.Sealer(secrets_, opts.balance_idle_timeout, opts.balance_absolute_timeout)
+                strategy = affinity.CookieAffinity(pool, sealer)
+            elif kind == "app-cookie":
+                table = store.open_store(opts.balance_store)
+                strategy = affinity.AppCookieAffinity(pool, table, opts.balance_app_cookie, secrets_[0],
+                                                      opts.balance_idle_timeout)
+            elif kind == "ip":
+                strategy = affinity.IpAffinity(pool, secrets_[0], opts.balance_ip_prefix, opts.balance_ip6_prefix)
+                for network in opts.balance_trusted_proxies:
+                    ipaddress.ip_network(network, strict=False)
+            else:
+                strategy = affinity.RouteAffinity(pool, opts.balance_app_cookie, opts.balance_route_param,
+                                                  opts.balance_route_header)
+        except ValueError as e:
+            raise exceptions.OptionsError(f"balance: {e}") from e
+        self.pool, self.strategy = pool, strategy
+        self.health = health.Health(list(pool.backends.values()), check) if check else None
+        self.by_addr = {(b.spec.host, b.spec.port): b for b in pool.backends.values()}
+        self.counts = {}
+
+    def _secrets(self) -> list[bytes]:
+        opts = ctx.options
+        text = opts.balance_secret or os.environ.get(SECRET_ENV)
+        try:
+            if text:
+                return sealing.parse_secrets(text)
+            return sealing.load_or_create_secret(Path(opts.balance_secret_file).expanduser())
+        except (OSError, ValueError) as e:
+            raise exceptions.OptionsError(f"balance_secret_file: {e}") from e
+
+    def running(self) -> None:
+        if self.health is not None and self._health_task is None:
+            self._health_task = asyncio.get_running_loop().create_task(self.health.run(self._stop))
+
+    def done(self) -> None:
+        self._stop.set()
+
+    def _count(self, reason: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+
+    async def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if self.pool is None or flow.response or flow.error:
+            return
+        try:
+            decision = await self._decide(flow)
+        except LookupError:
+            flow.response = http.Response.make(503, b"no backend is available\n", {"content-type": "text/plain"})
+            return
+        backend = decision.backend
+        if decision.reason in ("new", "moved") or decision.reason.startswith("rejected"):
+            backend.sessions += 1
+        backend.requests += 1
+        self._count(decision.reason.split(":")[0])
+        flow.request.scheme = backend.spec.scheme
+        flow.request.data.host = backend.spec.host
+        flow.request.data.port = backend.spec.port
+        flow.metadata["stickyguard"] = {"backend": backend.name, "affinity": self.strategy.kind,
+                                        "reason": decision.reason}
+        self._decisions[flow.id] = decision
+
+    async def _decide(self, flow: http.HTTPFlow) -> affinity.Decision:
+        s = self.strategy
+        if isinstance(s, affinity.CookieAffinity):
+            name = ctx.options.balance_cookie_name
+            return s.route(flow.request.cookies.get(f"__Host-{name}") or flow.request.cookies.get(name))
+        if isinstance(s, affinity.AppCookieAffinity):
+            return await s.route(flow.request.cookies.get(s.cookie_name))
+        if isinstance(s, affinity.IpAffinity):
+            peer = str(flow.client_conn.peername[0]) if flow.client_conn.peername else "0.0.0.0"
+            client = affinity.client_address(peer, flow.request.headers.get_all("x-forwarded-for"),
+                                             ctx.options.balance_trusted_proxies)
+            return s.route(client)
+        route = s.route_id(flow.request.path, flow.request.cookies.get(s.cookie_name),
+                           dict(flow.request.query.items()), {k.lower(): v for k, v in flow.request.headers.items()})
+        return s.route(route)
+
+    async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+        """The last check before mitmproxy connects: swap a dead backend for a live one."""
+        if self.pool is None or data.server.address is None:
+            return
+        backend = self.by_addr.get(tuple(data.server.address))
+        if backend is None:
+            return
+        if await _reachable(backend):
+            return
+        if self.health is not None:
+            self.health.mark_failed(backend)
+        else:
+            backend.up = False
+        for _ in range(len(self.pool.backends)):
+            try:
+                other = self.pool.place()
+            except LookupError:
+                return  # nothing reachable: mitmproxy's own 502
+            if await _reachable(other):
+                self.pool.move(backend, other)
+                other.sessions += 1
+                self._count("failover")
+                logging.warning(f"balancer: {backend.name} unreachable, sending to {other.name}")
+                data.server.address = (other.spec.host, other.spec.port)
+                return
+            other.up = False
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._decisions.pop(flow.id, None)
+
+    def server_connect_error(self, data: server_hooks.ServerConnectionHookData) -> None:
+        backend = self.by_addr.get(tuple(data.server.address or ()))
+        if backend is not None and self.health is not None:
+            self.health.mark_failed(backend)
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        decision = self._decisions.pop(flow.id, None)
+        meta = flow.metadata.get("stickyguard")
+        if self.pool is None or decision is None or meta is None or flow.response is None:
+            return
+        address = flow.server_conn.address
+        served = self.by_addr.get(tuple(address)) if address else None
+        if served is None:
+            return
+        meta["backend"] = served.name
+        s = self.strategy
+        if isinstance(s, affinity.CookieAffinity) and (decision.set_cookie or served is not decision.backend):
+            issued = decision.issued_at if served is decision.backend else None
+            token = s.sealer.seal(served.name, issued)
+            tls = flow.client_conn.tls_established
+            name = f"__Host-{ctx.options.balance_cookie_name}" if tls else ctx.options.balance_cookie_name
+            attrs = "Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if tls else "")
+            flow.response.headers.add("Set-Cookie", f"{name}={token}; {attrs}")
+        elif isinstance(s, affinity.AppCookieAffinity):
+            for line in flow.response.headers.get_all("set-cookie"):
+                parsed = audit_cookies.parse_set_cookie(line)
+                if parsed and parsed[0] == s.cookie_name:
+                    lifetime = audit_cookies.lifetime(parsed[2], flow.response.timestamp_start or 0)
+                    await s.learn(parsed[1], served.name, lifetime)
+
+    @command.command("balance.status")
+    def status(self) -> str:
+        """Per backend: health, weight, sessions, requests, moves; the spread and routing counts."""
+        if self.pool is None:
+            return "balancer: no backends configured"
+        lines = []
+        for b in self.pool.backends.values():
+            state = "up" if b.up else "down"
+            if b.draining:
+                state += ", draining"
+            lines.append(f"{b.name}: {state}, weight {b.spec.weight}, sessions {b.sessions}, requests {b.requests}, "
+                         f"moved in {b.moves_in}, moved out {b.moves_out}")
+        spread = self.pool.spread()
+        lines.append(f"spread: max/mean {spread['max_mean']:.2f}, Jain {spread['jain']:.3f}; "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())))
+        return "\n".join(lines)
+
+    @command.command("balance.drain")
+    def drain(self, name: str) -> None:
+        """Take no new sessions on NAME; its sessions stay until they end."""
+        self._backend(name).draining = True
+
+    @command.command("balance.undrain")
+    def undrain(self, name: str) -> None:
+        """NAME takes new sessions again."""
+        self._backend(name).draining = False
+
+    def _backend(self, name: str) -> backends.Backend:
+        if self.pool is None or name not in self.pool.backends:
+            raise exceptions.CommandError(f"no backend named {name!r}")
+        return self.pool.backends[name]
+
+
+async def _reachable(backend: backends.Backend) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(backend.spec.host, backend.spec.port),
+                                           PROBE_TIMEOUT)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+addons = [Balancer()]

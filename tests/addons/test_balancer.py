@@ -1,0 +1,139 @@
+import asyncio
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons
+from mitmproxy.test import tflow
+from mitmproxy.test import tutils
+
+from addons import balancer
+
+SECRET = "0123456789abcdef0123456789abcdef"
+BACKENDS = ["app1=http://127.0.0.1:18081", "app2=http://127.0.0.1:18082,weight=2,route=node2"]
+
+
+@pytest.fixture
+def lb(tmp_path):
+    addon = balancer.Balancer()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, balance_backends=BACKENDS, balance_secret=SECRET, balance_health=None,
+                       balance_secret_file=str(tmp_path / "secret"))
+        yield addon, tctx
+
+
+def flow(cookie=None):
+    headers = [(b"host", b"shop.example")]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    return tflow.tflow(req=tutils.treq(headers=headers), resp=False)
+
+
+def routed(addon, f):
+    asyncio.run(addon.requestheaders(f))
+    return f.metadata["stickyguard"]
+
+
+def answer(addon, f):
+    f.response = tutils.tresp()
+    f.server_conn.address = (f.request.host, f.request.port)
+    asyncio.run(addon.response(f))
+    return f.response.headers.get_all("set-cookie")
+
+
+def test_new_session_gets_a_sealed_cookie_and_sticks(lb):
+    addon, _ = lb
+    f = flow()
+    meta = routed(addon, f)
+    assert meta["reason"] == "new" and (f.request.host, f.request.port)[0] == "127.0.0.1"
+    (set_cookie,) = answer(addon, f)
+    name_value = set_cookie.split(";")[0]
+    # tflow's client side is TLS: the cookie gets the __Host- prefix and Secure.
+    assert name_value.startswith("__Host-sg_affinity=s1.") and "app" not in name_value
+    assert set_cookie.endswith("; Path=/; HttpOnly; SameSite=Lax; Secure") and "Expires" not in set_cookie
+    for _ in range(5):
+        g = flow(name_value)
+        assert routed(addon, g) == {"backend": meta["backend"], "affinity": "cookie", "reason": "sticky"}
+        assert answer(addon, g) == []
+
+
+def test_tampered_cookie_is_repinned_and_counted(lb):
+    addon, _ = lb
+    meta = routed(addon, flow("sg_affinity=s1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+    assert meta["reason"] == "rejected:forged"
+    assert addon.counts["rejected"] == 1
+
+
+def test_route_affinity(lb):
+    addon, tctx = lb
+    tctx.configure(addon, balance_affinity="route")
+    f = flow("JSESSIONID=ABCDEF0123456789.node2")
+    assert routed(addon, f)["backend"] == "app2" and f.request.port == 18082
+
+
+def test_drain_and_status(lb):
+    addon, tctx = lb
+    tctx.master.commands.call("balance.drain", "app1")
+    assert {routed(addon, flow())["backend"] for _ in range(20)} == {"app2"}
+    status = tctx.master.commands.call("balance.status")
+    assert "app1: up, draining" in status and "Jain" in status
+    tctx.master.commands.call("balance.undrain", "app1")
+    with pytest.raises(exceptions.CommandError, match="no backend named 'app9'"):
+        tctx.master.commands.call("balance.drain", "app9")
+
+
+def test_all_down_answers_503(lb):
+    addon, _ = lb
+    for b in addon.pool.backends.values():
+        b.up = False
+    f = flow()
+    asyncio.run(addon.requestheaders(f))
+    assert f.response.status_code == 503
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("balance_backends", ["nonsense"], "balance_backends: expected NAME=URL"),
+    ("balance_affinity", "magic", "balance_affinity must be one of cookie, app-cookie, ip, route"),
+    ("balance_policy", "random", "policy must be one of"),
+    ("balance_health", "ping", "balance_health: health check must be tcp"),
+    ("balance_idle_timeout", 0, "balance_idle_timeout must be positive"),
+    ("balance_ip_prefix", 40, "balance_ip_prefix must be 0-32"),
+    ("balance_secret", "short", "secret 1 is shorter than 16 bytes"),
+    ("balance_store", "mongo://x", "not a session store"),
+])
+def test_option_errors(lb, option, value, message):
+    addon, tctx = lb
+    extra = {"balance_affinity": "app-cookie"} if option == "balance_store" else {}
+    with pytest.raises(exceptions.OptionsError, match=message):
+        tctx.configure(addon, **extra, **{option: value})
+
+
+def test_secret_file_is_created_when_no_secret_is_given(tmp_path):
+    addon = balancer.Balancer()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, balance_backends=BACKENDS, balance_health=None,
+                       balance_secret_file=str(tmp_path / "state" / "secret"))
+        assert (tmp_path / "state" / "secret").is_file()
+
+
+def test_no_option_clashes_with_mitmproxy_defaults():
+    from mitmproxy import options
+    from mitmproxy.tools.dump import DumpMaster
+
+    from addons import auditor
+    from addons import recorder
+
+    async def go():
+        master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
+        before = set(master.options.keys())
+        master.addons.add(balancer.Balancer(), recorder.Recorder(), auditor.Auditor())
+        return before, set(master.options.keys())
+
+    before, after = asyncio.run(go())
+    ours = after - before
+    assert ours and all(name.startswith(("balance_", "record_", "audit_")) for name in ours)
+    assert not {n for n in before if n.startswith(("balance_", "record_", "audit_"))}
+
+
+def test_script_loads_as_mitmdump_would():
+    with taddons.context() as tctx:
+        assert tctx.script("addons/balancer.py").addons[0].__class__.__name__ == "Balancer"
