@@ -128,3 +128,77 @@ def test_tampered_cookie_never_routes_elsewhere_and_never_crashes(named_backends
         c.cookie = f"{name}={forged}"
         status, text = c.get()
         assert status == 200 and text.split()[0] in named_backends
+
+
+def _launch_balance(tmp_path, servers, *extra):
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import free_port
+    from tests.e2e.conftest import wait_for_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "addons.launch", "balance", "--listen", f"127.0.0.1:{port}", "--health", "",
+           "--secret-file", str(tmp_path / "secret"), "--confdir", str(tmp_path / "conf"), *extra]
+    for name, srv in servers.items():
+        cmd += ["--backend", f"{name}=http://127.0.0.1:{srv.server_address[1]},route=r-{name}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    wait_for_port(port, proc)
+    return port, proc
+
+
+def _stop(proc):
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=15)
+    return proc.stderr.read().decode()
+
+
+@pytest.mark.parametrize("kind,extra,cookie", [
+    ("ip", ["--ip-prefix", "24"], None),
+    ("route", [], "JSESSIONID=ABCDEF0123456789.r-app2"),
+])
+def test_launcher_ip_and_route_affinity(named_backends, tmp_path, kind, extra, cookie):
+    port, proc = _launch_balance(tmp_path, named_backends, "--affinity", kind, *extra)
+    try:
+        seen = set()
+        for _ in range(3):
+            c = Client(port)
+            c.cookie = cookie
+            seen |= {c.get()[1].split()[0] for _ in range(3)}
+        # Every client comes from 127.0.0.1 (one /24) or carries route r-app2: one backend serves all.
+        assert len(seen) == 1
+        if kind == "route":
+            assert seen == {"app2"}
+    finally:
+        err = _stop(proc)
+    assert "the same with mitmdump:" in err and "mitmdump -s addons/balancer.py" in err
+
+
+def test_launcher_app_cookie_learns_from_the_application(named_backends, tmp_path):
+    class _SetsSession(_Named):
+        def _reply(self):
+            body = self.server.name.encode()
+            self.send_response(200)
+            if "JSESSIONID" not in (self.headers.get("cookie") or ""):
+                self.send_header("Set-Cookie", f"JSESSIONID=sess-{self.server.name}-{id(self)}; Path=/")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = _reply
+
+    for srv in named_backends.values():
+        srv.RequestHandlerClass = _SetsSession
+    port, proc = _launch_balance(tmp_path, named_backends, "--affinity", "app-cookie",
+                                 "--store", f"sqlite:{tmp_path / 'sessions.db'}")
+    try:
+        for _ in range(4):
+            c = Client(port)
+            first = c.get()[1]
+            assert c.cookie.startswith("JSESSIONID=")
+            assert {c.get()[1] for _ in range(4)} == {first}    # learned value -> backend
+    finally:
+        _stop(proc)
