@@ -125,6 +125,13 @@ class Balancer:
                                                   opts.balance_route_header)
         except ValueError as e:
             raise exceptions.OptionsError(f"balance: {e}") from e
+        if self.pool is not None:
+            # Reconfiguring keeps what the running pool learned about backends that remain.
+            for name, backend in pool.backends.items():
+                prev = self.pool.backends.get(name)
+                if prev is not None:
+                    for field in ("up", "draining", "sessions", "requests", "moves_in", "moves_out"):
+                        setattr(backend, field, getattr(prev, field))
         self.pool, self.strategy = pool, strategy
         self.health = health.Health(list(pool.backends.values()), check) if check else None
         self.by_addr = {(b.spec.host, b.spec.port): b for b in pool.backends.values()}
@@ -262,6 +269,11 @@ class Balancer:
         lines.append(f"spread: max/mean {spread['max_mean']:.2f}, Jain {spread['jain']:.3f}; "
                      + ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())))
         return "\n".join(lines)
+
+    @command.command("balance.reload")
+    def reload(self) -> None:
+        """Re-read the backends and the secret file (a rotated key takes effect; sessions stay)."""
+        self.configure({"balance_backends", "balance_secret_file"})
 
     @command.command("balance.drain")
     def drain(self, name: str) -> None:

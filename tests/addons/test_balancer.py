@@ -137,3 +137,38 @@ def test_no_option_clashes_with_mitmproxy_defaults():
 def test_script_loads_as_mitmdump_would():
     with taddons.context() as tctx:
         assert tctx.script("addons/balancer.py").addons[0].__class__.__name__ == "Balancer"
+
+
+def test_reload_keeps_state_and_takes_a_rotated_key(lb, tmp_path):
+    addon, tctx = lb
+    f = flow()
+    routed(addon, f)
+    (old_cookie,) = answer(addon, f)
+    tctx.master.commands.call("balance.drain", "app2")
+    tctx.options.balance_secret = "fedcba9876543210fedcba9876543210," + SECRET  # a new key in front
+    tctx.master.commands.call("balance.reload")
+    assert addon.pool.backends["app2"].draining
+    g = flow(old_cookie.split(";")[0])
+    assert routed(addon, g)["reason"] == "sticky"       # sealed with the old key, still valid
+    assert answer(addon, g) != []                        # and re-sealed with the new one
+
+
+@pytest.mark.parametrize("kind", ["cookie", "app-cookie", "ip", "route"])
+def test_the_balancer_passes_its_own_audit(lb, ruleset, catalog, kind):
+    """Whatever the balancer itself sets over HTTPS draws no finding at low or above."""
+    from audit.engine import Audit
+    from audit.sources import exchange_from_flow
+
+    addon, tctx = lb
+    tctx.configure(addon, balance_affinity=kind)
+    audit = Audit(ruleset, catalog)
+    for _ in range(3):
+        f = flow()
+        f.request.scheme = "https"
+        routed(addon, f)
+        answer(addon, f)
+        exchange = exchange_from_flow(f, "live", "p")
+        exchange.url = "https://shop.example/"  # what the client asked for; the flow now names the backend
+        audit.add(exchange)
+    report = audit.report([], [], "t", {"name": "stickyguard", "version": "0"})
+    assert [x.rule for x in report.findings if x.severity != "info"] == []
