@@ -20,8 +20,7 @@ from addons import ring as ring_mod
 from addons import sealing
 from addons.backends import Backend
 from addons.backends import Pool
-from addons.store import MemoryStore
-from addons.store import SqliteStore
+from addons.store import Store
 
 KINDS = ("cookie", "app-cookie", "ip", "route")
 
@@ -72,7 +71,7 @@ class AppCookieAffinity:
 
     kind = "app-cookie"
 
-    def __init__(self, pool: Pool, store: MemoryStore | SqliteStore, cookie_name: str, secret: bytes,
+    def __init__(self, pool: Pool, store: Store, cookie_name: str, secret: bytes,
                  idle_timeout: int = 30 * 60):
         self.pool = pool
         self.store = store

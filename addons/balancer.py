@@ -75,7 +75,9 @@ class Balancer:
         loader.add_option("balance_health", Optional[str], "tcp",
                           "Active health check: tcp or http:/PATH, with ,interval=,timeout=,rise=,fall=; "
                           "empty turns it off.")
-        loader.add_option("balance_store", str, "memory", "Session table for app-cookie: memory or sqlite:PATH.")
+        loader.add_option("balance_store", str, "memory",
+                          "Session table for app-cookie: memory, sqlite:PATH or redis://HOST:PORT/DB "
+                          "(shared by several proxies).")
         loader.add_option("balance_idle_timeout", int, 1800, "Seconds a session may be idle.")
         loader.add_option("balance_absolute_timeout", int, 43200, "Seconds a session may last.")
 

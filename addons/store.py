@@ -1,7 +1,8 @@
 """Session tables for what is not in the balancer's own cookie: learned application cookies.
 
-`memory` (default, one process), `sqlite:PATH` (survives a restart of the proxy). Every method is a
-coroutine so a hook never blocks the event loop: SQLite work runs in a worker thread. Keys are
+`memory` (default, one process), `sqlite:PATH` (survives a restart of the proxy), `redis://...`
+(shared by several proxy processes). Every method is a coroutine so a hook never blocks the event
+loop: SQLite work runs in a worker thread, Redis uses its asyncio client. Keys are
 what the caller chose (the affinity code stores keyed hashes, never raw session ids). Entries
 expire at an absolute time; reads of an expired entry find nothing. Plain logic, no mitmproxy.
 """
@@ -73,13 +74,45 @@ class SqliteStore:
         self._db.close()
 
 
-def open_store(spec: str, clock: Callable[[], float] = time.time) -> MemoryStore | SqliteStore:
-    """`memory` or `sqlite:PATH`; raises ValueError naming what is wrong."""
+class RedisStore:
+    """A table several proxy processes share, so a fleet of balancers routes every session the
+    same way. redis.asyncio keeps the event loop free; Redis expires the entries itself."""
+
+    def __init__(self, url: str):
+        import redis.asyncio
+
+        self.url = url
+        self._redis = redis.asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    async def get(self, key: str) -> str | None:
+        value = await self._redis.get(key)
+        return value.decode() if value is not None else None
+
+    async def set(self, key: str, value: str, ttl: float) -> None:
+        await self._redis.set(key, value, px=max(int(ttl * 1000), 1))
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(key)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+Store = MemoryStore | SqliteStore | RedisStore
+
+
+def open_store(spec: str, clock: Callable[[], float] = time.time) -> Store:
+    """`memory`, `sqlite:PATH` or `redis://HOST:PORT/DB`; raises ValueError naming what is wrong."""
     if spec == "memory":
         return MemoryStore(clock)
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            return RedisStore(spec)
+        except ValueError as e:
+            raise ValueError(f"cannot use {spec}: {e}") from None
     if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
         try:
             return SqliteStore(Path(spec[len("sqlite:"):]).expanduser(), clock)
         except (OSError, sqlite3.Error) as e:
             raise ValueError(f"cannot open {spec}: {e}") from None
-    raise ValueError(f"not a session store: {spec!r} (memory or sqlite:PATH)")
+    raise ValueError(f"not a session store: {spec!r} (memory, sqlite:PATH or redis://HOST:PORT/DB)")

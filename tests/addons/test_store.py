@@ -62,3 +62,25 @@ def test_bad_spec(spec, message):
 
 def test_memory_spec():
     assert isinstance(store.open_store("memory"), store.MemoryStore)
+
+
+def test_redis_spec_is_parsed_without_connecting():
+    s = store.open_store("redis://127.0.0.1:1/0")
+    assert isinstance(s, store.RedisStore)
+    asyncio.run(s.close())
+
+
+def test_redis_store_against_a_real_server(redis_url):
+    s = store.open_store(redis_url)
+
+    async def go():
+        assert await s.get("k") is None
+        await s.set("k", "app1", ttl=10)
+        assert await s.get("k") == "app1"
+        await s.set("short", "app2", ttl=0.2)
+        await asyncio.sleep(0.3)
+        assert await s.get("short") is None       # Redis expired it
+        await s.delete("k")
+        assert await s.get("k") is None
+        await s.close()
+    asyncio.run(go())

@@ -34,6 +34,21 @@ class _Named(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _SetsSession(_Named):
+    """An application that starts a session when the client has none."""
+
+    def _reply(self):
+        body = self.server.name.encode()
+        self.send_response(200)
+        if "JSESSIONID" not in (self.headers.get("cookie") or ""):
+            self.send_header("Set-Cookie", f"JSESSIONID=sess-{self.server.name}-{id(self)}; Path=/")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = _reply
+
+
 @pytest.fixture
 def named_backends():
     servers = {}
@@ -178,22 +193,9 @@ def test_launcher_ip_and_route_affinity(named_backends, tmp_path, kind, extra, c
 
 
 def test_launcher_app_cookie_learns_from_the_application(named_backends, tmp_path):
-    class _SetsSession(_Named):
-        def _reply(self):
-            body = self.server.name.encode()
-            self.send_response(200)
-            if "JSESSIONID" not in (self.headers.get("cookie") or ""):
-                self.send_header("Set-Cookie", f"JSESSIONID=sess-{self.server.name}-{id(self)}; Path=/")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = _reply
-
     for srv in named_backends.values():
         srv.RequestHandlerClass = _SetsSession
-    port, proc = _launch_balance(tmp_path, named_backends, "--affinity", "app-cookie",
-                                 "--store", f"sqlite:{tmp_path / 'sessions.db'}")
+    port, proc = _launch_balance(tmp_path, named_backends, "--affinity", "app-cookie")
     try:
         for _ in range(4):
             c = Client(port)
@@ -202,3 +204,47 @@ def test_launcher_app_cookie_learns_from_the_application(named_backends, tmp_pat
             assert {c.get()[1] for _ in range(4)} == {first}    # learned value -> backend
     finally:
         _stop(proc)
+
+
+def _sessions(port, n=4):
+    """Start n sessions on `port`; their cookies and the backend each one landed on."""
+    out = []
+    for _ in range(n):
+        c = Client(port)
+        backend = c.get()[1]
+        out.append((c.cookie, backend))
+    return out
+
+
+def test_app_cookie_table_survives_a_restart_with_sqlite(named_backends, tmp_path):
+    for srv in named_backends.values():
+        srv.RequestHandlerClass = _SetsSession
+    table = f"sqlite:{tmp_path / 'sessions.db'}"
+    port, proc = _launch_balance(tmp_path, named_backends, "--affinity", "app-cookie", "--store", table)
+    try:
+        sessions = _sessions(port)
+    finally:
+        _stop(proc)
+    port, proc = _launch_balance(tmp_path, named_backends, "--affinity", "app-cookie", "--store", table)
+    try:
+        for cookie, backend in sessions:
+            c = Client(port)
+            c.cookie = cookie
+            assert c.get()[1] == backend             # the restarted proxy knows the session
+    finally:
+        _stop(proc)
+
+
+def test_two_proxies_sharing_redis_route_a_session_alike(named_backends, tmp_path, redis_url):
+    for srv in named_backends.values():
+        srv.RequestHandlerClass = _SetsSession
+    first, p1 = _launch_balance(tmp_path, named_backends, "--affinity", "app-cookie", "--store", redis_url)
+    second, p2 = _launch_balance(tmp_path, named_backends, "--affinity", "app-cookie", "--store", redis_url)
+    try:
+        for cookie, backend in _sessions(first, 6):
+            c = Client(second)
+            c.cookie = cookie
+            assert c.get()[1] == backend             # learned by one proxy, honoured by the other
+    finally:
+        _stop(p1)
+        _stop(p2)
