@@ -154,8 +154,9 @@ def _launch_balance(tmp_path, servers, *extra):
     from tests.e2e.conftest import wait_for_port
 
     port = free_port()
-    cmd = [sys.executable, "-m", "addons.launch", "balance", "--listen", f"127.0.0.1:{port}", "--health", "",
-           "--secret-file", str(tmp_path / "secret"), "--confdir", str(tmp_path / "conf"), *extra]
+    cmd = [sys.executable, "-m", "addons.launch", "balance", "--listen", f"127.0.0.1:{port}",
+           "--secret-file", str(tmp_path / "secret"), "--confdir", str(tmp_path / "conf"),
+           *([] if "--health" in extra else ["--health", ""]), *extra]
     for name, srv in servers.items():
         cmd += ["--backend", f"{name}=http://127.0.0.1:{srv.server_address[1]},route=r-{name}"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -248,3 +249,27 @@ def test_two_proxies_sharing_redis_route_a_session_alike(named_backends, tmp_pat
     finally:
         _stop(p1)
         _stop(p2)
+
+
+def test_active_health_checks_take_a_dead_backend_out_and_a_recovered_one_back(named_backends, tmp_path):
+    import time
+
+    port, proc = _launch_balance(tmp_path, {"app1": named_backends["app1"], "app2": named_backends["app2"]},
+                                 "--health", "tcp,interval=0.2,timeout=0.2,rise=1,fall=1", "--policy", "round-robin")
+    try:
+        assert {Client(port).get()[1].split()[0] for _ in range(6)} == {"app1", "app2"}
+        victim_port = named_backends["app2"].server_address[1]
+        kill(named_backends["app2"])
+        time.sleep(0.8)                              # a few probe intervals
+        assert {Client(port).get()[1].split()[0] for _ in range(6)} == {"app1"}
+        revived = http.server.ThreadingHTTPServer(("127.0.0.1", victim_port), _Named)
+        revived.name, revived.connections, revived.daemon_threads = "app2", set(), True
+        threading.Thread(target=revived.serve_forever, daemon=True).start()
+        try:
+            time.sleep(0.8)
+            assert {Client(port).get()[1].split()[0] for _ in range(6)} == {"app1", "app2"}
+        finally:
+            revived.shutdown()
+            revived.server_close()
+    finally:
+        _stop(proc)
