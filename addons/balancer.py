@@ -170,6 +170,8 @@ class Balancer:
         backend = decision.backend
         if decision.reason in ("new", "moved") or decision.reason.startswith("rejected"):
             backend.sessions += 1
+        if decision.reason == "moved":
+            logging.warning(f"balancer: a session's backend is down; moved to {backend.name}")
         backend.requests += 1
         self._count(decision.reason.split(":")[0])
         flow.request.scheme = backend.spec.scheme

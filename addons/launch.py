@@ -91,12 +91,23 @@ async def record(args: argparse.Namespace) -> int:
         print(f"stickyguard: error: {e}", file=sys.stderr)
         return 2
     loop = asyncio.get_running_loop()
+    _quiet_cancellations(loop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
     print(f"stickyguard: recording {args.mode} traffic on {host}:{port} to {args.output}; Ctrl-C stops",
           file=sys.stderr)
     await master.run()
     return 0
+
+
+def _quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
+    """Connections still open at shutdown end cancelled; that is the stop the user asked for, not an error."""
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        if not isinstance(context.get("exception"), asyncio.CancelledError):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def balance_settings(args: argparse.Namespace) -> dict:
@@ -154,6 +165,7 @@ async def balance(args: argparse.Namespace) -> int:
         print(f"stickyguard: error: {e}", file=sys.stderr)
         return 2
     loop = asyncio.get_running_loop()
+    _quiet_cancellations(loop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
     print(f"stickyguard: balancing on {host}:{port} over {len(args.backend)} backends; the same with mitmdump:\n"

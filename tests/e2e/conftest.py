@@ -49,7 +49,8 @@ def wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 30) -> Non
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"mitmdump exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            output = (proc.stderr or proc.stdout).read().decode()
+            raise RuntimeError(f"mitmdump exited with {proc.returncode}: {output[-2000:]}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return

@@ -159,7 +159,9 @@ def _launch_balance(tmp_path, servers, *extra):
            *([] if "--health" in extra else ["--health", ""]), *extra]
     for name, srv in servers.items():
         cmd += ["--backend", f"{name}=http://127.0.0.1:{srv.server_address[1]},route=r-{name}"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    # The proxy's log (stdout) and errors (stderr) in one stream, read when it stops.
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
     wait_for_port(port, proc)
     return port, proc
 
@@ -168,8 +170,8 @@ def _stop(proc):
     import signal
 
     proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=15)
-    return proc.stderr.read().decode()
+    out, _ = proc.communicate(timeout=15)
+    return out.decode()
 
 
 @pytest.mark.parametrize("kind,extra,cookie", [
@@ -273,3 +275,42 @@ def test_active_health_checks_take_a_dead_backend_out_and_a_recovered_one_back(n
             revived.server_close()
     finally:
         _stop(proc)
+
+
+@pytest.mark.parametrize("kind,extra,cookie", [
+    ("ip", ["--set", "balance_ip_prefix=24"], None),
+    ("route", [], "JSESSIONID=ABCDEF0123456789.r-app3"),
+    ("app-cookie", [], None),
+])
+def test_every_kind_through_mitmdump_s(named_backends, mitmdump, kind, extra, cookie):
+    for srv in named_backends.values():
+        srv.RequestHandlerClass = _SetsSession
+    args = ["--mode", "reverse:http://127.0.0.1:1", "-s", "addons/balancer.py", "--set", "connection_strategy=lazy",
+            "--set", f"balance_secret={SECRET}", "--set", "balance_health=", "--set", f"balance_affinity={kind}"]
+    for name, srv in named_backends.items():
+        args += ["--set", f"balance_backends={name}=http://127.0.0.1:{srv.server_address[1]},route=r-{name}"]
+    port = mitmdump.start(*args, *extra)
+    for _ in range(4):
+        c = Client(port)
+        if cookie:
+            c.cookie = cookie
+        first = c.get()[1]
+        if kind == "app-cookie":
+            assert c.cookie.startswith("JSESSIONID=")
+        assert {c.get()[1] for _ in range(3)} == {first}
+        if kind == "route":
+            assert first == "app3"
+
+
+def test_a_move_is_reported(named_backends, tmp_path):
+    port, proc = _launch_balance(tmp_path, {"app1": named_backends["app1"], "app2": named_backends["app2"]})
+    try:
+        c = Client(port)
+        pinned = c.get()[1].split()[0]
+        kill(named_backends[pinned])
+        status, text = c.get()
+        assert status == 200 and not text.startswith(pinned)
+    finally:
+        err = _stop(proc)
+    assert f"balancer: {pinned} unreachable, sending to " in err
+    assert "Traceback" not in err
