@@ -71,3 +71,15 @@ def test_installed_console_script_audits(installed):
     proc = subprocess.run([str(env_dir / "bin" / "python"), "-m", "audit", "--version"], cwd=cwd,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("stickyguard ")
+
+
+def test_installed_launcher_runs_the_balancer_and_recorder(installed):
+    env_dir, cwd, _ = installed
+    exe = str(env_dir / "bin" / "stickyguard")
+    proc = subprocess.run([exe, "balance", "--backend", "a=http://127.0.0.1:1", "--affinity", "magic", "--health", "",
+                           "--secret-file", str(cwd / "secret"), "--confdir", str(cwd / "conf")],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+    # The addon loaded from the wheel and rejected the option before anything listened.
+    assert proc.returncode == 2 and "balance_affinity must be one of" in proc.stderr
+    proc = subprocess.run([exe, "record", "--help"], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "--listen" in proc.stdout
