@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
 from audit import catalog as catalog_mod
+from audit import compliance
 from audit import cookies
 from audit import decoders
 from audit import recovery
@@ -241,6 +242,9 @@ class Audit:
             findings=findings,
             errors=list(errors),
             show_values=self.show_values,
+            sites=compliance.sites(inventory, findings),
+            ip_exposure=compliance.ip_exposure(inventory, findings),
+            charts=compliance.charts(inventory, findings),
         )
 
 

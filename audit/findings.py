@@ -89,6 +89,12 @@ class Report:
     errors: list[InputError]
     show_values: bool = False
     baseline: dict[str, Any] | None = None  # set by audit.baseline.apply
+    # The compliance summary (audit/compliance.py), computed once by the engine.
+    sites: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    ip_exposure: dict[str, Any] = dataclasses.field(
+        default_factory=lambda: {"internal_addresses": [], "client_address_in_cookies": []})
+    charts: dict[str, Any] = dataclasses.field(
+        default_factory=lambda: {"findings_by_severity": {}, "affinity_cookies_by_vendor": {}})
 
     def summary(self) -> dict[str, int]:
         counts = {s: 0 for s in SEVERITIES}
@@ -110,17 +116,15 @@ class Report:
         return [f for f in self.findings if f.status == "new"]
 
     def as_dict(self) -> dict[str, Any]:
-        from audit import compliance  # summarises this record; imports it for Finding
-
         doc = {
             "tool": self.tool,
             "generated_at": self.generated_at,
             "inputs": self.inputs,
             "rules": self.rules,
             "summary": self.summary(),
-            "sites": compliance.sites(self.cookies, self.findings),
-            "ip_exposure": compliance.ip_exposure(self.cookies, self.findings),
-            "charts": compliance.charts(self.cookies, self.findings),
+            "sites": self.sites,
+            "ip_exposure": self.ip_exposure,
+            "charts": self.charts,
             "cookies": self.cookies,
             "findings": [f.as_dict() for f in self.findings],
             "errors": [e.as_dict() for e in self.errors],
