@@ -38,7 +38,8 @@ from addons import store
 from audit import cookies as audit_cookies
 
 SECRET_ENV = "STICKYGUARD_BALANCE_SECRET"
-PROBE_TIMEOUT = 0.5
+# The last check before connecting: one TCP connect, bounded (mitmproxy has no connect timeout).
+CONNECT_PROBE = health.CheckSpec("tcp", "", interval=0, timeout=0.5, rise=1, fall=1)
 
 
 class Balancer:
@@ -204,7 +205,7 @@ class Balancer:
         backend = self.by_addr.get(tuple(data.server.address))
         if backend is None:
             return
-        if await _reachable(backend):
+        if await health.probe(backend, CONNECT_PROBE):
             return
         if self.health is not None:
             self.health.mark_failed(backend)
@@ -215,7 +216,7 @@ class Balancer:
                 other = self.pool.place()
             except LookupError:
                 return  # nothing reachable: mitmproxy's own 502
-            if await _reachable(other):
+            if await health.probe(other, CONNECT_PROBE):
                 self.pool.move(backend, other)
                 other.sessions += 1
                 self._count("failover")
@@ -293,16 +294,6 @@ class Balancer:
         if self.pool is None or name not in self.pool.backends:
             raise exceptions.CommandError(f"no backend named {name!r}")
         return self.pool.backends[name]
-
-
-async def _reachable(backend: backends.Backend) -> bool:
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(backend.spec.host, backend.spec.port),
-                                           PROBE_TIMEOUT)
-    except (OSError, asyncio.TimeoutError):
-        return False
-    writer.close()
-    return True
 
 
 addons = [Balancer()]
