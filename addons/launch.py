@@ -3,6 +3,7 @@
     stickyguard record --listen 127.0.0.1:8080 -o site.jsonl
     stickyguard balance --listen 127.0.0.1:8080 --backend app1=http://10.0.0.11:8080 --backend ...
     stickyguard audit site.jsonl
+    stickyguard demo
 
 The proxy runs in this process with our addons added to mitmproxy *before* any option is set,
 so a bad value is an error with exit status 2 instead of a proxy that silently starts without
@@ -19,7 +20,7 @@ import sys
 
 from audit import cli as audit_cli
 
-PROXY_COMMANDS = ("record", "balance")
+PROXY_COMMANDS = ("record", "balance", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,7 +92,7 @@ async def record(args: argparse.Namespace) -> int:
         print(f"stickyguard: error: {e}", file=sys.stderr)
         return 2
     loop = asyncio.get_running_loop()
-    _quiet_cancellations(loop)
+    quiet_cancellations(loop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
     print(f"stickyguard: recording {args.mode} traffic on {host}:{port} to {args.output}; Ctrl-C stops",
@@ -100,7 +101,7 @@ async def record(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
+def quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
     """Connections still open at shutdown end cancelled; that is the stop the user asked for, not an error."""
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
@@ -165,7 +166,7 @@ async def balance(args: argparse.Namespace) -> int:
         print(f"stickyguard: error: {e}", file=sys.stderr)
         return 2
     loop = asyncio.get_running_loop()
-    _quiet_cancellations(loop)
+    quiet_cancellations(loop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
     print(f"stickyguard: balancing on {host}:{port} over {len(args.backend)} backends; the same with mitmdump:\n"
@@ -178,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in PROXY_COMMANDS:
         return audit_cli.main(argv)
+    if argv[0] == "demo":
+        from addons import demo  # it imports this module
+
+        return demo.main(argv[1:])
     parser = build_parser() if argv[0] == "record" else build_balance_parser()
     args = parser.parse_args(argv[1:])
     try:

@@ -180,6 +180,30 @@ def generated_at() -> str:
     return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def read_inputs(auditor: engine.Audit, paths: list[str], url: str = sources.DEFAULT_URL,
+                progress: bool = True) -> tuple[list, list]:
+    """Feed every capture to the auditor: (what was read, the input errors met)."""
+    inputs, errors = [], []
+    for path in paths:
+        bar = _progress_bar(path) if progress else None
+        try:
+            capture = sources.open_capture(path, url=url, progress=bar)
+        except sources.CaptureError as e:
+            errors.append(e.error)
+            continue
+        for exchange in capture.exchanges():
+            auditor.add(exchange)
+        if bar:
+            bar.done()
+        inputs.append(capture.describe())
+        errors.extend(capture.errors)
+    return inputs, errors
+
+
+def tool_info(rules: list[rule_data.Rule]) -> dict:
+    return {"name": PROG, "version": audit.__version__, "rules": rule_data.version(rules)}
+
+
 def run_audit(args: argparse.Namespace) -> int:
     if args.inputs.count("-") > 1:
         raise UsageError("stdin (-) can be read only once")
@@ -194,24 +218,10 @@ def run_audit(args: argparse.Namespace) -> int:
     rules, catalog = load(args.rules, args.only_rules)
     settings = Settings(max_lifetime_seconds=args.max_lifetime, client_ip=args.client_ip)
     auditor = engine.Audit(rules, catalog, settings, show_values=args.show_values, candidates=ranges)
-    inputs, errors = [], []
-    for path in args.inputs:
-        bar = _progress_bar(path) if not args.no_progress else None
-        try:
-            capture = sources.open_capture(path, url=args.url, progress=bar)
-        except sources.CaptureError as e:
-            errors.append(e.error)
-            continue
-        for exchange in capture.exchanges():
-            auditor.add(exchange)
-        if bar:
-            bar.done()
-        inputs.append(capture.describe())
-        errors.extend(capture.errors)
+    inputs, errors = read_inputs(auditor, args.inputs, args.url, progress=not args.no_progress)
     for error in errors:
         _error(str(error))
-    tool = {"name": PROG, "version": audit.__version__, "rules": rule_data.version(rules)}
-    report = auditor.report(inputs, errors, generated_at(), tool)
+    report = auditor.report(inputs, errors, generated_at(), tool_info(rules))
     if earlier is not None:
         baseline.apply(report, earlier, args.baseline)
     render = FORMATS[args.format]

@@ -11,21 +11,14 @@ DEFAULT_TABLE_FORMAT = "simple"
 # Column widths that keep the default table within 80 columns.
 _FINDING_WIDTHS = [8, 5, 16, 16, 24]
 _COOKIE_WIDTHS = [16, 16, 12, 12, 10]
+_SITE_WIDTHS = [16, 20, 7, 8, 21]
 
 
 def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
     data = report.as_dict()
     out = [f"stickyguard {data['tool']['version']}: {common.summary_line(report)}", ""]
     if data["findings"]:
-        rows = []
-        for f in data["findings"]:
-            text = common.status_tag(f) + f["title"]
-            for line in common.evidence(f):
-                text += f"\n-> {line}"
-            if f["count"] > 1:
-                text += f"\n({f['count']} times)"
-            rows.append([f["severity"], f["rule"], f["host"], f["cookie"], text])
-        out += _section("Findings", rows, ["Severity", "Rule", "Host", "Cookie", "Finding"], tablefmt, _FINDING_WIDTHS)
+        out += _findings("Findings", data["findings"], tablefmt)
     if data["cookies"]:
         rows = []
         for c in data["cookies"]:
@@ -52,6 +45,39 @@ def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
     if not data["findings"]:
         out.append("No findings.")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def render_overview(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT, worst: int = 8) -> str:
+    """A screenful: the summary, one row per site with its exemption verdict, and the `worst`
+    most severe findings; the full report holds the rest."""
+    data = report.as_dict()
+    out = [f"stickyguard {data['tool']['version']}: {common.summary_line(report)}", ""]
+    if data["sites"]:
+        rows = [
+            [s["site"], "\n".join(f"{n} x{k}" if k > 1 else n for n, k in s["vendors"].items()) or "-",
+             s["worst"] or "-", s["findings"], s["exemption"]["verdict"]]
+            for s in data["sites"]
+        ]
+        out += _section("Sites", rows, ["Site", "Affinity cookies", "Worst", "Findings", "Consent exemption"],
+                        tablefmt, _SITE_WIDTHS)
+    if data["findings"]:
+        shown = data["findings"][:worst]
+        title = "Most severe findings" + (f" ({len(shown)} of {len(data['findings'])})" if worst < len(data["findings"])
+                                          else "")
+        out += _findings(title, shown, tablefmt)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _findings(title: str, findings: list[dict], tablefmt: str) -> list[str]:
+    rows = []
+    for f in findings:
+        text = common.status_tag(f) + f["title"]
+        for line in common.evidence(f):
+            text += f"\n-> {line}"
+        if f["count"] > 1:
+            text += f"\n({f['count']} times)"
+        rows.append([f["severity"], f["rule"], f["host"], f["cookie"], text])
+    return _section(title, rows, ["Severity", "Rule", "Host", "Cookie", "Finding"], tablefmt, _FINDING_WIDTHS)
 
 
 def _section(title: str, rows: list, headers: list[str], tablefmt: str, widths: list[int]) -> list[str]:

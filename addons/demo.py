@@ -1,0 +1,369 @@
+"""`stickyguard demo`: the whole toolkit at work on loopback, in well under a minute.
+
+Three shop backends (addons/demo_shop.py) run as their own processes; the balancer and the
+recorder run in this process on one mitmproxy; shoppers (addons/demo_clients.py) come in three
+waves. Before the second round one backend is killed with SIGKILL, after the fourth it is started
+again; the shoppers pause between rounds, so a backend dies between requests, never during one
+(no balancer can save a request that was inside a backend when it died without retrying it).
+Then the recording and a shipped capture of other balancers' cookies are audited.
+
+Everything started here is stopped here, by PID, on the way out: also on Ctrl-C or an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from addons import demo_capture
+from addons import launch
+from addons.demo_clients import Shopper
+from addons.demo_clients import Tally
+from addons.demo_clients import tally
+
+BACKENDS = ("app1", "app2", "app3")
+VICTIM = "app2"
+KILL_BEFORE_ROUND = 2
+RESTORE_BEFORE_ROUND = 5
+WAVES = 3
+STEPS = 6           # GET /, four items added, GET /cart
+WAVE_EVERY = 3      # rounds between waves
+ROUND_PAUSE = 0.15  # seconds: slow enough to watch, short enough to stay well under a minute
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stickyguard demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--affinity", default="cookie", choices=["cookie", "app-cookie", "ip", "route"],
+                        help="how sessions stick (default: cookie, the balancer's sealed cookie)")
+    parser.add_argument("--sessions", type=int, default=36, help="client sessions, in three waves (default: 36)")
+    parser.add_argument("--listen", metavar="HOST:PORT",
+                        help="where the balancer listens (default: a free port on 127.0.0.1)")
+    parser.add_argument("--report", default="demo-report.html", metavar="FILE",
+                        help="the HTML compliance report (default: demo-report.html)")
+    parser.add_argument("--recording", default="demo-recording.jsonl", metavar="FILE",
+                        help="the recorder's output, rewritten each run (default: demo-recording.jsonl)")
+    parser.add_argument("--keep-running", action="store_true",
+                        help="leave the balancer and backends up afterwards, for a browser; Ctrl-C stops")
+    return parser
+
+
+class ShopProcesses:
+    """The backend processes, each in its own session so a terminal's Ctrl-C reaches only us."""
+
+    def __init__(self) -> None:
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.ports: dict[str, int] = {}
+
+    def start(self, name: str) -> None:
+        port = self.ports.get(name, 0)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "addons.demo_shop", "--name", name, "--port", str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        self.procs[name] = proc
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line.startswith("listening on "):
+            proc.wait(timeout=5)
+            raise RuntimeError(f"backend {name} did not start: {(proc.stderr.read() if proc.stderr else '').strip()}")
+        self.ports[name] = int(line.rsplit(":", 1)[1])
+
+    def kill(self, name: str) -> int:
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait()
+        return proc.pid
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
+        self.procs.clear()
+
+
+def free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Progress:
+    """One line on stderr when it is a terminal; nothing otherwise (the events still print)."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.on = sys.stderr.isatty()
+
+    def show(self, done: int, note: str = "") -> None:
+        if self.on:
+            share = done / self.total if self.total else 1.0
+            sys.stderr.write(f"\r  [{'#' * int(share * 30):<30}] {done:4d}/{self.total} requests {note:<28}")
+            sys.stderr.flush()
+
+    def clear(self) -> None:
+        if self.on:
+            sys.stderr.write("\r" + " " * 78 + "\r")
+            sys.stderr.flush()
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def run(args: argparse.Namespace) -> int:
+    from mitmproxy import options
+    from mitmproxy.tools.dump import DumpMaster
+
+    from addons.balancer import Balancer
+    from addons.recorder import Recorder
+
+    host, port = launch.listen_address(args.listen) if args.listen else ("127.0.0.1", 0)
+    port = port or free_port(host)
+    shops = ShopProcesses()
+    master = None
+    proxy_task = None
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="shopper")
+    work = tempfile.TemporaryDirectory(prefix="stickyguard-demo-")
+    finished = False
+    try:
+        started = time.monotonic()
+        for name in BACKENDS:
+            shops.start(name)
+        say(f"stickyguard demo: {args.affinity} affinity; backends " +
+            ", ".join(f"{n} on 127.0.0.1:{shops.ports[n]}" for n in BACKENDS))
+        Path(args.recording).unlink(missing_ok=True)
+        opts = options.Options(listen_host=host, listen_port=port, mode=["reverse:http://127.0.0.1:1"])
+        master = DumpMaster(opts, with_termlog=True, with_dumper=False)
+        balancer = Balancer()
+        master.addons.add(balancer, Recorder())
+        master.options.update(termlog_verbosity="error", confdir=work.name, **demo_settings(args, shops.ports))
+        loop = asyncio.get_running_loop()
+        launch.quiet_cancellations(loop)
+        proxy_task = loop.create_task(master.run())
+        await wait_listening(host, port, proxy_task)
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
+        say(f"balancer and recorder on {url} (recording to {args.recording})")
+
+        shoppers, down = await drive(args, host, port, shops, balancer, pool)
+        result = tally(shoppers, down)
+        say("")
+        print_result(result, balancer, time.monotonic() - started)
+        if not args.keep_running:
+            await stop_proxy(master, proxy_task)
+            master = None
+        say("")
+        audit_everything(args)
+        if args.keep_running:
+            finished = True
+            say(f"\nThe balancer is still up: open {url} in a browser (each page names its backend; reload "
+                "and add items to see the session stick). Ctrl-C stops everything.")
+            await asyncio.Event().wait()
+        return 0 if not result.lost else 1
+    except asyncio.CancelledError:
+        if finished:  # --keep-running ends with Ctrl-C
+            say("\nstickyguard demo: stopping everything it started")
+            return 0
+        say("\nstickyguard demo: interrupted; stopping everything it started")
+        return 130
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if master is not None and proxy_task is not None:
+            await stop_proxy(master, proxy_task)
+        shops.stop_all()
+        work.cleanup()
+
+
+def demo_settings(args: argparse.Namespace, ports: dict[str, int]) -> dict:
+    """The balancer and recorder options the demo runs with: one per affinity kind."""
+    settings = {
+        "connection_strategy": "lazy",
+        "keep_host_header": True,
+        "balance_backends": [f"{n}=http://127.0.0.1:{ports[n]}" + (f",route={n}" if args.affinity == "route" else "")
+                             for n in BACKENDS],
+        "balance_affinity": args.affinity,
+        "balance_secret": secrets.token_urlsafe(32),  # generated per run; the demo's cookies die with it
+        "balance_health": "http:/health,interval=0.5,timeout=0.5,rise=2,fall=2",
+        "record_file": args.recording,
+    }
+    if args.affinity == "ip":
+        # The shoppers stand behind a (pretend) trusted proxy at 127.0.0.1 that names each of them.
+        settings["balance_trusted_proxies"] = ["127.0.0.1/32", "::1/128"]
+    return settings
+
+
+async def wait_listening(host: str, port: int, proxy_task: asyncio.Task, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proxy_task.done():
+            proxy_task.result()
+            raise RuntimeError("the proxy stopped before it listened")
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"the proxy did not listen on {host}:{port} within {seconds:.0f} s")
+
+
+async def stop_proxy(master, proxy_task: asyncio.Task) -> None:
+    master.shutdown()
+    try:
+        await asyncio.wait_for(asyncio.shield(proxy_task), 10)
+    except (asyncio.TimeoutError, asyncio.CancelledError):
+        proxy_task.cancel()
+
+
+async def drive(args, host: str, port: int, shops: ShopProcesses, balancer,
+                pool: concurrent.futures.Executor) -> tuple[list[Shopper], dict[int, set[str]]]:
+    """Rounds of requests: every active shopper makes its next request, in parallel; between
+    rounds the victim is killed or restored. Returns the shoppers and who was down in each round."""
+    loop = asyncio.get_running_loop()
+    per_wave = max(1, args.sessions // WAVES)
+    shoppers = [
+        Shopper(i, host, port, forwarded_for=f"198.51.100.{i % 250 + 1}" if args.affinity == "ip" else None,
+                steps=STEPS)
+        for i in range(per_wave * WAVES)
+    ]
+    rounds = WAVE_EVERY * (WAVES - 1) + STEPS
+    progress = Progress(len(shoppers) * STEPS)
+    down: dict[int, set[str]] = {}
+    dead: set[str] = set()
+    done = 0
+    for r in range(rounds):
+        if r == KILL_BEFORE_ROUND:
+            progress.clear()
+            pid = shops.kill(VICTIM)
+            dead.add(VICTIM)
+            say(f"  round {r + 1}/{rounds}: killed {VICTIM} (SIGKILL to pid {pid}) with sessions and carts on it")
+        if r == RESTORE_BEFORE_ROUND:
+            progress.clear()
+            shops.start(VICTIM)
+            dead.discard(VICTIM)
+            back_after = await wait_healthy(balancer, VICTIM)
+            say(f"  round {r + 1}/{rounds}: restarted {VICTIM}; the health check saw it up after {back_after:.1f} s")
+        down[r] = set(dead)
+        wave_count = min(r // WAVE_EVERY + 1, WAVES)
+        active = [s for s in shoppers[: wave_count * per_wave] if not s.finished]
+        if r % WAVE_EVERY == 0 and r // WAVE_EVERY < WAVES:
+            progress.clear()
+            say(f"  round {r + 1}/{rounds}: wave {r // WAVE_EVERY + 1} of {per_wave} new sessions arrives")
+        await asyncio.gather(*(loop.run_in_executor(pool, s.step, r) for s in active))
+        done += len(active)
+        progress.show(done, f"round {r + 1}/{rounds}" + (f", {VICTIM} dead" if dead else ""))
+        await asyncio.sleep(ROUND_PAUSE)
+    progress.clear()
+    for s in shoppers:
+        s.close()
+    return shoppers, down
+
+
+async def wait_healthy(balancer, name: str, seconds: float = 15) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if balancer.pool is not None and balancer.pool.backends[name].up:
+            return time.monotonic() - start
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"the balancer did not see {name} healthy again within {seconds:.0f} s")
+
+
+def print_result(result: Tally, balancer, seconds: float) -> None:
+    from tabulate import tabulate
+
+    rows = []
+    for name in BACKENDS:
+        b = result.by_backend.get(name, {"sessions": 0, "requests": 0})
+        state = balancer.pool.backends[name]
+        note = "killed, then back" if name == VICTIM else "up"
+        rows.append([name, b["sessions"], b["requests"], note + (", draining" if state.draining else "")])
+    say(tabulate(rows, headers=["backend", "sessions served", "requests", "during the run"], tablefmt="simple"))
+    say("")
+    say(f"requests:      {result.requests} in {seconds:.1f} s, {result.sessions} sessions")
+    say(f"stickiness:    {result.stickiness:.1%} of follow-up requests reached their session's backend "
+        f"({result.kept} of {result.follow_ups - len(result.failover_moves)}; moves forced by the dead backend "
+        "left out)")
+    if result.failover_moves:
+        moved = ", ".join(sorted({m.source for m in result.failover_moves}))
+        say(f"failover:      {len(result.failover_moves)} sessions moved off {moved} when it died; each started a "
+            "new cart on its new backend (the old cart was in the dead process's memory)")
+    else:
+        say(f"failover:      no session was on {VICTIM} when it died, by chance; new sessions that the balancer "
+            "still sent there went elsewhere (the balancer's failover count below)")
+    if result.other_moves:
+        say(f"moved back:    {len(result.other_moves)} sessions went to {VICTIM} when it came back: ip hashing keeps "
+            "no record of where a session went while its backend was down, so the ring sends each address to its "
+            "home backend again (HAProxy's `hash-type consistent` and NGINX's `hash ... consistent` do the same)")
+    say(f"carts intact:  {result.carts_intact} of {result.sessions} sessions: every answer held exactly the items "
+        "that session added on that backend")
+    say(f"lost requests: {len(result.lost)}")
+    for line in result.lost[:10]:
+        say(f"  {line}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(balancer.counts.items()))
+    say(f"balancer:      its own counts of routing decisions: {counts}")
+
+
+def audit_everything(args: argparse.Namespace) -> None:
+    from audit import cli as audit_cli
+    from audit import engine
+    from audit.conditions import Settings
+    from audit.report import html_format
+    from audit.report import table_format
+
+    rules, catalog = audit_cli.load([], False)
+    auditor = engine.Audit(rules, catalog, Settings())
+    paths = [args.recording, str(demo_capture.PATH)]
+    inputs, errors = audit_cli.read_inputs(auditor, paths, progress=False)
+    report = auditor.report(inputs, errors, audit_cli.generated_at(), audit_cli.tool_info(rules))
+    say(f"Audit of {args.recording} (this run) and {demo_capture.PATH.name} (other balancers' cookies, made by "
+        "stickyguard's encoders):")
+    say("")
+    sys.stdout.write(table_format.render_overview(report))
+    Path(args.report).write_text(html_format.render(report), encoding="utf-8")
+    say("")
+    say(f"The full compliance report: {Path(args.report).resolve()}")
+    say(f"The same from the command line: stickyguard audit {args.recording} {demo_capture.PATH}")
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.sessions < 3 or args.sessions > 750:
+        print("stickyguard demo: error: --sessions must be 3-750", file=sys.stderr)
+        return 2
+    try:
+        if args.listen:
+            launch.listen_address(args.listen)
+    except ValueError as e:
+        print(f"stickyguard demo: error: {e}", file=sys.stderr)
+        return 2
+    return asyncio.run(_main_task(args))
+
+
+async def _main_task(args: argparse.Namespace) -> int:
+    """Run the demo as a task that SIGINT and SIGTERM cancel, so `finally` stops everything."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        return await run(args)
+    except (RuntimeError, OSError) as e:
+        print(f"stickyguard demo: error: {e}", file=sys.stderr)
+        return 1
