@@ -4,10 +4,11 @@ VENV ?= .venv
 # Python 3.11 gets mitmproxy 11.0.x, 3.12+ the newest 12.x (CI pins each explicitly).
 MITMPROXY ?= mitmproxy>=11.0,<13
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: test venv bench clean
+.PHONY: demo test venv bench clean
 
 venv: $(STAMP)
 
@@ -16,6 +17,11 @@ $(STAMP): pyproject.toml Makefile
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet "$(MITMPROXY)" -e ".[test]"
 	touch $(STAMP)
+
+# The main job: three backends, the balancer and the recorder, a failover, the audit and its report,
+# all on loopback (DEMO_ARGS="--affinity ip" shows another kind).
+demo: $(STAMP)
+	$(VENV)/bin/stickyguard demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m ruff check .

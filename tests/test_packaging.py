@@ -83,3 +83,48 @@ def test_installed_launcher_runs_the_balancer_and_recorder(installed):
     assert proc.returncode == 2 and "balance_affinity must be one of" in proc.stderr
     proc = subprocess.run([exe, "record", "--help"], cwd=cwd, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "--listen" in proc.stdout
+
+
+def test_installed_balancer_serves_and_the_demo_runs(installed):
+    import http.client
+    import signal
+    import socket
+    import time
+
+    env_dir, cwd, _ = installed
+    exe, py = str(env_dir / "bin" / "stickyguard"), str(env_dir / "bin" / "python")
+    shop = subprocess.Popen([py, "-m", "addons.demo_shop", "--name", "solo", "--port", "0"], cwd=cwd,
+                            stdout=subprocess.PIPE, text=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    balancer = None
+    try:
+        shop_port = int(shop.stdout.readline().rsplit(":", 1)[1])
+        balancer = subprocess.Popen([exe, "balance", "--listen", f"127.0.0.1:{port}", "--backend",
+                                     f"solo=http://127.0.0.1:{shop_port}", "--secret-file", str(cwd / "secret"),
+                                     "--confdir", str(cwd / "conf")], cwd=cwd, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/cart")
+                resp = conn.getresponse()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and balancer.poll() is None, balancer.stderr.read()
+                time.sleep(0.2)
+        assert resp.status == 200 and json.loads(resp.read())["backend"] == "solo"
+        assert "sg_affinity=s1." in ", ".join(resp.headers.get_all("Set-Cookie"))
+        conn.close()
+    finally:
+        if balancer is not None:
+            balancer.send_signal(signal.SIGINT)
+            balancer.communicate(timeout=30)
+        shop.terminate()
+        shop.communicate(timeout=10)
+    assert balancer.returncode == 0
+    proc = subprocess.run([exe, "demo", "--sessions", "6"], cwd=cwd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "lost requests: 0" in proc.stdout and "other-balancers.har" in proc.stdout
+    assert (cwd / "demo-report.html").stat().st_size > 10_000

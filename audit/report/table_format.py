@@ -11,7 +11,7 @@ DEFAULT_TABLE_FORMAT = "simple"
 # Column widths that keep the default table within 80 columns.
 _FINDING_WIDTHS = [8, 5, 16, 16, 24]
 _COOKIE_WIDTHS = [16, 16, 12, 12, 10]
-_SITE_WIDTHS = [16, 20, 7, 8, 21]
+_SITE_WIDTHS = [16, 19, 7, 8, 21]
 
 
 def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:

@@ -153,3 +153,11 @@ def test_token_passes_the_audit(ruleset, catalog):
     assert report.findings == []
     assert report.cookies[0]["decoded"] is None
     assert b"app-2" not in base64.urlsafe_b64decode(token[3:] + "==")
+
+
+def test_the_audit_knows_a_sealed_token_as_stickyguard_s_own_and_decodes_nothing(catalog):
+    from audit.catalog import classify_and_decode
+
+    token = sealer().seal("app1")
+    found = classify_and_decode(catalog, "sg_affinity", token)
+    assert (found["vendor"], found["affinity"], found["decoded"]) == ("stickyguard", True, None)

@@ -47,6 +47,8 @@ from audit.sources import Exchange
         ("BNIS_x", "x", "barracuda", "name"),
         ("FGTServer", "ABCDEF", "fortinet", "name"),
         ("AlteonP", "x$$", "radware-alteon", "name"),
+        ("sg_affinity", "s1." + "A" * 60, "stickyguard", "name"),
+        ("__Host-sg_affinity", "s1.AQ" + "-_x" * 20, "stickyguard", "name"),
         # The heuristic: a name made of an affinity word, no vendor named.
         ("route", "5f1c9e", None, "heuristic"),
         ("lb_route", "x", None, "heuristic"),

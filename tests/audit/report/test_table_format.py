@@ -30,3 +30,20 @@ def test_empty_report(ruleset, catalog):
 
     report = Audit(ruleset, catalog).report([], [], "t", {"name": "stickyguard", "version": "0"})
     assert table_format.render(report).endswith("No findings.\n")
+
+
+def test_overview_is_a_screenful_with_sites_and_the_worst_findings(ruleset, catalog):
+    from audit import cli
+    from audit.engine import Audit
+    from tests.conftest import ROOT
+
+    auditor = Audit(ruleset, catalog)
+    inputs, errors = cli.read_inputs(auditor, [str(ROOT / "tests/data/captures/chrome-shop.har")], progress=False)
+    report = auditor.report(inputs, errors, "t", {"name": "stickyguard", "version": "0"})
+    text = table_format.render_overview(report, worst=3)
+    assert text.startswith("stickyguard 0: 1 input, ")
+    assert "\nSites\n" in text and "shop.example" in text and "exemption" in text
+    assert f"Most severe findings (3 of {len(report.findings)})" in text
+    assert text.count("\nhigh ") + text.count("\nmedium ") + text.count("\nlow ") <= 3
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "Cookie inventory" not in text
