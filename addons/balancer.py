@@ -69,7 +69,8 @@ class Balancer:
         loader.add_option("balance_ip_prefix", int, 32, "IPv4 prefix length that ip affinity follows (e.g. 24).")
         loader.add_option("balance_ip6_prefix", int, 64, "IPv6 prefix length that ip affinity follows.")
         loader.add_option("balance_trusted_proxies", Sequence[str], [],
-                          "Networks whose X-Forwarded-For is believed (ip affinity).")
+                          "Networks whose X-Forwarded-For (ip affinity) and X-Forwarded-Proto (a TLS terminator "
+                          "in front: the cookie becomes __Host- and Secure) are believed.")
         loader.add_option("balance_route_param", Optional[str], None, "Query parameter carrying the route id.")
         loader.add_option("balance_route_header", Optional[str], None, "Header carrying the route id.")
         loader.add_option("balance_policy", str, "p2c", "How new sessions are placed: p2c or round-robin.")
@@ -121,11 +122,11 @@ class Balancer:
                                                       opts.balance_idle_timeout)
             elif kind == "ip":
                 strategy = affinity.IpAffinity(pool, secrets_[0], opts.balance_ip_prefix, opts.balance_ip6_prefix)
-                for network in opts.balance_trusted_proxies:
-                    ipaddress.ip_network(network, strict=False)
             else:
                 strategy = affinity.RouteAffinity(pool, opts.balance_app_cookie, opts.balance_route_param,
                                                   opts.balance_route_header)
+            for network in opts.balance_trusted_proxies:
+                ipaddress.ip_network(network, strict=False)
         except ValueError as e:
             raise exceptions.OptionsError(f"balance: {e}") from e
         if self.pool is not None:
@@ -247,7 +248,9 @@ class Balancer:
         if isinstance(s, affinity.CookieAffinity) and (decision.set_cookie or served is not decision.backend):
             issued = decision.issued_at if served is decision.backend else None
             token = s.sealer.seal(served.name, issued)
-            tls = flow.client_conn.tls_established
+            peer = str(flow.client_conn.peername[0]) if flow.client_conn.peername else ""
+            tls = flow.client_conn.tls_established or affinity.forwarded_https(
+                peer, flow.request.headers.get_all("x-forwarded-proto"), ctx.options.balance_trusted_proxies)
             name = f"__Host-{ctx.options.balance_cookie_name}" if tls else ctx.options.balance_cookie_name
             attrs = "Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if tls else "")
             flow.response.headers.add("Set-Cookie", f"{name}={token}; {attrs}")

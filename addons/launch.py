@@ -56,6 +56,8 @@ def build_balance_parser() -> argparse.ArgumentParser:
     parser.add_argument("--store", default="memory", help="memory or sqlite:PATH (app-cookie)")
     parser.add_argument("--cookie-name", default="sg_affinity")
     parser.add_argument("--secret-file", help="the affinity secrets (created when missing)")
+    parser.add_argument("--certs", action="append", default=[], metavar="[DOMAIN=]PEM",
+                        help="serve HTTPS with this certificate and key (mitmproxy's certs option); repeatable")
     parser.add_argument("--confdir", metavar="DIR", help="mitmproxy's configuration folder")
     return parser
 
@@ -130,6 +132,8 @@ def balance_settings(args: argparse.Namespace) -> dict:
     }
     if args.secret_file:
         settings["balance_secret_file"] = args.secret_file
+    if args.certs:
+        settings["certs"] = args.certs
     if args.confdir:
         settings["confdir"] = args.confdir
     return settings

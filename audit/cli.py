@@ -250,10 +250,27 @@ def run_rules_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps([r.describe() | {"match": r.cookie} for r in rules], indent=2))
         return 0
+    if args.format == "markdown":
+        sys.stdout.write(rules_markdown(rules))
+        return 0
     rows = [[r.id, r.severity, r.cookie, r.title, ", ".join(r.cwe)] for r in rules]
-    fmt = "github" if args.format == "markdown" else "simple"
-    print(tabulate(rows, headers=["Rule", "Severity", "Cookies", "Title", "CWE"], tablefmt=fmt))
+    print(tabulate(rows, headers=["Rule", "Severity", "Cookies", "Title", "CWE"], tablefmt="simple"))
     return 0
+
+
+def rules_markdown(rules: list[rule_data.Rule]) -> str:
+    """The rule catalog as a Markdown table with each rule's basis and the peer scanners' ids (the README's)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| Rule | Severity | Cookies | Title | CWE | Basis | Peers |", "|---|---|---|---|---|---|---|"]
+    for r in rules:
+        basis = "; ".join(f"[{cell(b['ref'])}]({b['url']})" if b.get("url") else cell(b["ref"]) for b in r.basis)
+        peers = ", ".join(cell(f"{p['scanner']} {p['id']}") for p in r.peers) or "-"
+        lines.append(f"| {r.id} | {r.severity} | {r.cookie} | {cell(r.title)} | {', '.join(r.cwe) or '-'} | "
+                     f"{basis} | {peers} |")
+    return "\n".join(lines) + "\n"
 
 
 def run_rules_validate(args: argparse.Namespace) -> int:

@@ -126,3 +126,15 @@ class TestRoute:
         assert self.aff.route("nope").reason == "rejected:unknown-route"
         self.pool.backends["b"].up = False
         assert self.aff.route("rb").reason == "moved"
+
+
+@pytest.mark.parametrize("peer,proto,trusted,https", [
+    ("10.0.0.5", ["https"], ["10.0.0.0/8"], True),
+    ("10.0.0.5", ["http, https"], ["10.0.0.0/8"], True),     # the last hop's word counts
+    ("10.0.0.5", ["https, http"], ["10.0.0.0/8"], False),
+    ("198.51.100.9", ["https"], ["10.0.0.0/8"], False),      # anyone can send the header; only a trusted peer counts
+    ("10.0.0.5", [], ["10.0.0.0/8"], False),
+    ("not-an-ip", ["https"], ["10.0.0.0/8"], False),
+])
+def test_forwarded_https(peer, proto, trusted, https):
+    assert affinity.forwarded_https(peer, proto, trusted) is https

@@ -314,3 +314,70 @@ def test_a_move_is_reported(named_backends, tmp_path):
         err = _stop(proc)
     assert f"balancer: {pinned} unreachable, sending to " in err
     assert "Traceback" not in err
+
+
+def _self_signed_pem(path):
+    """A certificate and key for 127.0.0.1, made here (mitmproxy already depends on cryptography)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stickyguard test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_behind_tls_the_cookie_is_host_prefixed_and_secure(named_backends, tmp_path):
+    import ssl
+
+    pem = _self_signed_pem(tmp_path / "site.pem")
+    port, proc = _launch_balance(tmp_path, named_backends, "--certs", f"*={pem}", "--trusted-proxy", "127.0.0.1/32")
+    try:
+        # 1. The balancer terminates TLS with the operator's certificate (verified against it).
+        context = ssl.create_default_context(cafile=str(pem))
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+        conn.request("GET", "/")
+        r = conn.getresponse()
+        served = r.read().decode().split()[0]
+        cookie = r.getheader("set-cookie")
+        assert cookie.startswith("__Host-sg_affinity=s1.") and "; Secure" in cookie and "Domain" not in cookie
+        for _ in range(3):
+            conn.request("GET", "/", headers={"Cookie": cookie.split(";")[0]})
+            r = conn.getresponse()
+            assert r.read().decode().split()[0] == served and r.getheader("set-cookie") is None
+        conn.close()
+        # 2. A TLS terminator in front (a trusted peer) says so with X-Forwarded-Proto.
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/", headers={"X-Forwarded-Proto": "https"})
+        r = c.getresponse()
+        r.read()
+        assert r.getheader("set-cookie").startswith("__Host-sg_affinity=") and "; Secure" in r.getheader("set-cookie")
+        c.close()
+    finally:
+        _stop(proc)
+
+
+def test_x_forwarded_proto_from_an_untrusted_peer_is_ignored(named_backends, tmp_path):
+    port, proc = _launch_balance(tmp_path, named_backends)
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/", headers={"X-Forwarded-Proto": "https"})
+        r = c.getresponse()
+        r.read()
+        assert r.getheader("set-cookie").startswith("sg_affinity=") and "Secure" not in r.getheader("set-cookie")
+    finally:
+        _stop(proc)
