@@ -21,6 +21,17 @@ import sys
 from audit import cli as audit_cli
 
 PROXY_COMMANDS = ("record", "balance", "demo")
+USAGE = """usage: stickyguard COMMAND [options]
+
+commands:
+  demo      the whole toolkit on loopback: backends, balancer, recorder, a failover, the audit
+  balance   a sticky load balancer in front of several backends (mitmproxy)
+  record    record affinity traffic passively (mitmproxy), for a later audit
+  audit     audit captures (HAR, mitmproxy flows, Set-Cookie headers, recordings)
+  rules     list or validate rules
+
+`stickyguard COMMAND --help` shows a command's options; `stickyguard --version` the version.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,7 +192,10 @@ async def balance(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in PROXY_COMMANDS:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE, end="", file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    if argv[0] not in PROXY_COMMANDS:
         return audit_cli.main(argv)
     if argv[0] == "demo":
         from addons import demo  # it imports this module
