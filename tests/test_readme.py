@@ -1,0 +1,137 @@
+"""The README is the manual: its commands run as written, and its rule catalog is generated.
+
+Every line of a ```sh block is a command. They run in the README's order, in a scratch folder that
+links to the checkout's files (so `tests/data/...` and `addons/...` paths work and nothing is
+written into the checkout), with the test environment's `stickyguard` first on PATH and HOME in
+the scratch folder. A proxy command (balance, record, mitmdump, demo --keep-running) must come up
+and stop cleanly on Ctrl-C. The few commands not run say why in SKIP.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from audit import cli
+from tests.conftest import ROOT
+
+README = ROOT / "README.md"
+CATALOG = re.compile(r"(<!-- rule-catalog: begin[^\n]*-->\n)(.*?)(<!-- rule-catalog: end -->)", re.S)
+SKIP = {
+    "make demo": ".ci/run runs it on a fresh clone; tests/e2e/test_demo_e2e.py runs `stickyguard demo`",
+    "make test": "this is make test",
+    "python3 -m venv .venv && .venv/bin/pip install -e .": "installs from the package registry; "
+    "test_packaging.py installs the built wheel into a fresh venv instead",
+    ".venv/bin/stickyguard --version": "needs the .venv made by the skipped line before it",
+    "pip wheel --no-deps -w dist . && pip install dist/stickyguard-*.whl": "would replace the installation under "
+    "test; test_packaging.py builds the wheel and installs it into a fresh venv",
+}
+PROXY = re.compile(r"^(stickyguard (balance|record)|mitmdump) |--keep-running")
+
+
+def readme_commands() -> list[str]:
+    commands = []
+    for block in re.findall(r"^```sh\n(.*?)^```", README.read_text(encoding="utf-8"), re.S | re.M):
+        for line in block.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                commands.append(line)
+    return commands
+
+
+def test_the_first_two_commands_are_make_demo_and_make_test():
+    assert readme_commands()[:2] == ["make demo", "make test"]
+
+
+def test_every_skip_names_a_readme_command():
+    assert set(SKIP) <= set(readme_commands())
+
+
+def test_the_rule_catalog_is_generated_from_the_rules(request, ruleset):
+    text = README.read_text(encoding="utf-8")
+    m = CATALOG.search(text)
+    assert m, "README.md lost its rule-catalog markers"
+    generated = cli.rules_markdown(ruleset)
+    if request.config.getoption("--update-golden"):
+        text = text[: m.start(2)] + generated + text[m.end(2):]
+        README.write_text(text, encoding="utf-8")
+        m = CATALOG.search(text)
+    assert m.group(2) == generated, "the README's rule catalog is stale: make test PYTEST_ARGS=--update-golden"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    work = tmp_path_factory.mktemp("readme")
+    for entry in ("addons", "audit", "bench", "rules", "tests", "Makefile", "pyproject.toml"):
+        (work / entry).symlink_to(ROOT / entry)
+    _self_signed_pem(work / "site.pem")  # the certificate an operator brings for --certs
+    env = dict(os.environ, HOME=str(work), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               SOURCE_DATE_EPOCH="1767225600")
+    return work, env
+
+
+def _self_signed_pem(path: Path) -> None:
+    from tests.e2e.test_balancer_e2e import _self_signed_pem as make
+
+    make(path)
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_readme_command_runs_as_written(workspace, command):
+    if command in SKIP:
+        pytest.skip(SKIP[command])
+    work, env = workspace
+    if PROXY.search(command):
+        _run_proxy(command, work, env)
+        return
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=300)
+    # An audit that finds something exits 1 by design (--fail-on); anything else must succeed.
+    allowed = (0, 1) if re.match(r"^(stickyguard|python -m audit) audit ", command) else (0,)
+    assert proc.returncode in allowed, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert "Traceback" not in proc.stderr
+    if command.startswith("stickyguard demo"):
+        assert "lost requests: 0\n" in proc.stdout
+
+
+def _run_proxy(command: str, work: Path, env: dict) -> None:
+    """Start it, see it come up, Ctrl-C it, and expect a clean stop."""
+    proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=work, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        if "--keep-running" in command:
+            deadline = time.monotonic() + 120
+            while "Ctrl-C stops everything" not in (line := proc.stdout.readline()):
+                assert line and time.monotonic() < deadline, "the demo never said it was still up"
+        else:
+            listen = re.search(r"--listen (\S+)", command)
+            port = int(shlex.split(listen.group(1))[0].rsplit(":", 1)[1]) if listen else 8080
+            _wait_for_port(port, proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-2000:]}\n{err[-3000:]}"
+    assert "Traceback" not in err
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"exited with {proc.returncode}: {proc.stderr.read()[-3000:]}"
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listened on {port} within {seconds:.0f} s")
