@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -296,28 +297,32 @@ def print_result(result: Tally, balancer, seconds: float) -> None:
         rows.append([name, b["sessions"], b["requests"], note + (", draining" if state.draining else "")])
     say(tabulate(rows, headers=["backend", "sessions served", "requests", "during the run"], tablefmt="simple"))
     say("")
-    say(f"requests:      {result.requests} in {seconds:.1f} s, {result.sessions} sessions")
-    say(f"stickiness:    {result.stickiness:.1%} of follow-up requests reached their session's backend "
-        f"({result.kept} of {result.follow_ups - len(result.failover_moves)}; moves forced by the dead backend "
-        "left out)")
+    field("requests", f"{result.requests} in {seconds:.1f} s, {result.sessions} sessions")
+    field("stickiness", f"{result.stickiness:.1%}: {result.kept} of {result.follow_ups - len(result.failover_moves)} "
+          "follow-up requests reached their session's backend (the moves a dead backend forced are left out)")
     if result.failover_moves:
         moved = ", ".join(sorted({m.source for m in result.failover_moves}))
-        say(f"failover:      {len(result.failover_moves)} sessions moved off {moved} when it died; each started a "
-            "new cart on its new backend (the old cart was in the dead process's memory)")
+        field("failover", f"{len(result.failover_moves)} sessions moved off {moved} when it died; each began a new "
+              "cart on its new backend (its old cart was in the dead process's memory)")
     else:
-        say(f"failover:      no session was on {VICTIM} when it died, by chance; new sessions that the balancer "
-            "still sent there went elsewhere (the balancer's failover count below)")
+        field("failover", f"no session was on {VICTIM} when it died, by chance; new sessions the balancer still "
+              "sent there went elsewhere (its failover count below)")
     if result.other_moves:
-        say(f"moved back:    {len(result.other_moves)} sessions went to {VICTIM} when it came back: ip hashing keeps "
-            "no record of where a session went while its backend was down, so the ring sends each address to its "
-            "home backend again (HAProxy's `hash-type consistent` and NGINX's `hash ... consistent` do the same)")
-    say(f"carts intact:  {result.carts_intact} of {result.sessions} sessions: every answer held exactly the items "
-        "that session added on that backend")
-    say(f"lost requests: {len(result.lost)}")
+        field("moved back", f"{len(result.other_moves)} sessions went to {VICTIM} when it came back: ip hashing "
+              "keeps no record of where a session went while its backend was down, so the ring sends each address "
+              "home again (HAProxy's `hash-type consistent` and NGINX's `hash ... consistent` do the same)")
+    field("carts intact", f"{result.carts_intact} of {result.sessions} sessions (every answer held exactly the "
+          "items the session had added on that backend)")
+    field("lost requests", str(len(result.lost)))
     for line in result.lost[:10]:
         say(f"  {line}")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(balancer.counts.items()))
-    say(f"balancer:      its own counts of routing decisions: {counts}")
+    field("balancer", f"its own routing counts: {counts}")
+
+
+def field(label: str, text: str) -> None:
+    """`label:` and the text, wrapped under itself at 100 columns."""
+    say(textwrap.fill(text, width=100, initial_indent=f"{label + ':':<15}", subsequent_indent=" " * 15))
 
 
 def audit_everything(args: argparse.Namespace) -> None:
@@ -332,8 +337,8 @@ def audit_everything(args: argparse.Namespace) -> None:
     paths = [args.recording, str(demo_capture.PATH)]
     inputs, errors = audit_cli.read_inputs(auditor, paths, progress=False)
     report = auditor.report(inputs, errors, audit_cli.generated_at(), audit_cli.tool_info(rules))
-    say(f"Audit of {args.recording} (this run) and {demo_capture.PATH.name} (other balancers' cookies, made by "
-        "stickyguard's encoders):")
+    say(textwrap.fill(f"Audit of {args.recording} (this run) and {demo_capture.PATH.name} (other balancers' "
+                      "cookies, made by stickyguard's encoders):", width=100))
     say("")
     sys.stdout.write(table_format.render_overview(report))
     Path(args.report).write_text(html_format.render(report), encoding="utf-8")
