@@ -220,6 +220,9 @@ class Balancer:
             if await health.probe(other, CONNECT_PROBE):
                 self.pool.move(backend, other)
                 other.sessions += 1
+                # The request that opened this connection was counted on the dead backend.
+                backend.requests = max(backend.requests - 1, 0)
+                other.requests += 1
                 self._count("failover")
                 logging.warning(f"balancer: {backend.name} unreachable, sending to {other.name}")
                 data.server.address = (other.spec.host, other.spec.port)

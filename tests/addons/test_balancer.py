@@ -172,3 +172,34 @@ def test_the_balancer_passes_its_own_audit(lb, ruleset, catalog, kind):
         audit.add(exchange)
     report = audit.report([], [], "t", {"name": "stickyguard", "version": "0"})
     assert [x.rule for x in report.findings if x.severity != "info"] == []
+
+
+def test_a_swap_at_connect_moves_the_request_to_the_live_backend(tmp_path):
+    import socket
+
+    from mitmproxy.proxy import server_hooks
+
+    with socket.socket() as live, socket.socket() as gone:
+        live.bind(("127.0.0.1", 0))
+        live.listen()
+        gone.bind(("127.0.0.1", 0))
+        dead_addr, live_addr = gone.getsockname(), live.getsockname()
+        gone.close()  # nothing listens there any more
+        addon = balancer.Balancer()
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon, balance_backends=[f"dead=http://127.0.0.1:{dead_addr[1]}",
+                                                    f"live=http://127.0.0.1:{live_addr[1]}"],
+                           balance_secret=SECRET, balance_health=None, balance_policy="round-robin",
+                           balance_secret_file=str(tmp_path / "secret"))
+            f = flow()
+            while routed(addon, f)["backend"] != "dead":
+                f = flow()
+            dead, alive = addon.pool.backends["dead"], addon.pool.backends["live"]
+            before = (dead.requests, alive.requests)
+            f.server_conn.address = dead_addr
+            data = server_hooks.ServerConnectionHookData(server=f.server_conn, client=f.client_conn)
+            asyncio.run(addon.server_connect(data))
+            assert tuple(data.server.address) == live_addr
+            assert (dead.requests, alive.requests) == (before[0] - 1, before[1] + 1)
+            assert (dead.up, dead.moves_out, alive.moves_in) == (False, 1, 1)
+            assert addon.counts["failover"] == 1

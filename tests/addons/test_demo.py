@@ -66,3 +66,10 @@ def test_progress_is_silent_without_a_terminal(capsys):
     bar.show(5, "x")
     bar.clear()
     assert capsys.readouterr().err == ""
+
+
+def test_progress_draws_a_bar_on_a_terminal(capsys):
+    bar = demo.Progress(10)
+    bar.on = True  # as when stderr is a terminal
+    bar.show(5, "round 2/12")
+    assert capsys.readouterr().err == "\r  [###############               ]    5/10 requests round 2/12" + " " * 18
