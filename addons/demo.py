@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import os
 import secrets
 import signal
 import socket
@@ -130,6 +131,7 @@ def say(text: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    from mitmproxy import exceptions
     from mitmproxy import options
     from mitmproxy.tools.dump import DumpMaster
 
@@ -155,7 +157,10 @@ async def run(args: argparse.Namespace) -> int:
         master = DumpMaster(opts, with_termlog=True, with_dumper=False)
         balancer = Balancer()
         master.addons.add(balancer, Recorder())
-        master.options.update(termlog_verbosity="error", confdir=work.name, **demo_settings(args, shops.ports))
+        try:
+            master.options.update(termlog_verbosity="error", confdir=work.name, **demo_settings(args, shops.ports))
+        except exceptions.OptionsError as e:
+            raise RuntimeError(str(e)) from None
         loop = asyncio.get_running_loop()
         launch.quiet_cancellations(loop)
         proxy_task = loop.create_task(master.run())
@@ -349,16 +354,29 @@ def audit_everything(args: argparse.Namespace) -> None:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    if args.sessions < 3 or args.sessions > 750:
-        print("stickyguard demo: error: --sessions must be 3-750", file=sys.stderr)
-        return 2
     try:
-        if args.listen:
-            launch.listen_address(args.listen)
+        check_options(args)
     except ValueError as e:
         print(f"stickyguard demo: error: {e}", file=sys.stderr)
         return 2
     return asyncio.run(_main_task(args))
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Everything a user can get wrong, before anything starts."""
+    if not 3 <= args.sessions <= 750:
+        raise ValueError("--sessions must be 3-750")
+    if args.listen:
+        host, port = launch.listen_address(args.listen)
+        try:
+            with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+                s.bind((host, port))
+        except OSError as e:
+            raise ValueError(f"--listen: cannot listen on {args.listen}: {e.strerror or e}") from None
+    for option, path in (("--report", args.report), ("--recording", args.recording)):
+        folder = Path(path).expanduser().resolve().parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise ValueError(f"{option}: cannot write {path}: {folder} is not a writable folder")
 
 
 async def _main_task(args: argparse.Namespace) -> int:

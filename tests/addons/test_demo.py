@@ -30,6 +30,10 @@ def test_settings_per_affinity_kind():
 @pytest.mark.parametrize("argv,message", [
     (["--sessions", "1"], "stickyguard demo: error: --sessions must be 3-750"),
     (["--listen", "nowhere"], "stickyguard demo: error: --listen: not HOST:PORT: 'nowhere'"),
+    (["--report", "/nonexistent/r.html"],
+     "stickyguard demo: error: --report: cannot write /nonexistent/r.html: /nonexistent is not a writable folder"),
+    (["--recording", "/nonexistent/r.jsonl"],
+     "stickyguard demo: error: --recording: cannot write /nonexistent/r.jsonl: /nonexistent is not a writable folder"),
 ])
 def test_bad_options_are_one_line_errors(argv, message, capsys):
     assert launch.main(["demo", *argv]) == 2
@@ -73,3 +77,15 @@ def test_progress_draws_a_bar_on_a_terminal(capsys):
     bar.on = True  # as when stderr is a terminal
     bar.show(5, "round 2/12")
     assert capsys.readouterr().err == "\r  [###############               ]    5/10 requests round 2/12" + " " * 18
+
+
+def test_a_listen_address_in_use_is_refused_before_anything_starts(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert launch.main(["demo", "--listen", f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"stickyguard demo: error: --listen: cannot listen on 127.0.0.1:{port}: ")
