@@ -123,31 +123,30 @@ class IpAffinity:
         return Decision(self.pool.backends[name], "sticky")
 
 
-def is_trusted(addr: str, trusted: Iterable[str]) -> bool:
-    """The address is in one of the trusted proxies' networks."""
+def _networks(trusted: Iterable[str]) -> list:
+    return [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+
+def _within(addr: str, networks: list) -> bool:
     try:
         ip = ipaddress.ip_address(addr)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(t, strict=False) for t in trusted)
+    return any(ip in n for n in networks)
 
 
 def forwarded_https(peer: str, forwarded_proto: Sequence[str], trusted: Iterable[str]) -> bool:
     """A trusted TLS terminator in front of us says the client spoke HTTPS (`X-Forwarded-Proto`,
     the value the last hop added)."""
     hops = [h.strip().lower() for header in forwarded_proto for h in header.split(",")]
-    return bool(hops) and hops[-1] == "https" and is_trusted(peer, trusted)
+    return bool(hops) and hops[-1] == "https" and _within(peer, _networks(trusted))
 
 
 def client_address(peer: str, forwarded_for: Sequence[str], trusted: Iterable[str]) -> str:
     """The client: the TCP peer, unless it is a trusted proxy; then X-Forwarded-For read right to
     left, skipping trusted hops, ignoring invalid entries."""
-    trusted = list(trusted)
-
-    def is_trusted_hop(addr: str) -> bool:
-        return is_trusted(addr, trusted)
-
-    if not is_trusted_hop(peer):
+    networks = _networks(trusted)
+    if not _within(peer, networks):
         return peer
     hops = [h.strip() for header in forwarded_for for h in header.split(",")]
     for hop in reversed(hops):
@@ -155,7 +154,7 @@ def client_address(peer: str, forwarded_for: Sequence[str], trusted: Iterable[st
             ipaddress.ip_address(hop)
         except ValueError:
             continue
-        if not is_trusted_hop(hop):
+        if not _within(hop, networks):
             return hop
     return peer
 

@@ -2,8 +2,8 @@
 
 Three shop backends (addons/demo_shop.py) run as their own processes; the balancer and the
 recorder run in this process on one mitmproxy; shoppers (addons/demo_clients.py) come in three
-waves. Before the second round one backend is killed with SIGKILL, after the fourth it is started
-again; the shoppers pause between rounds, so a backend dies between requests, never during one
+waves. Before round 3 one backend is killed with SIGKILL, before round 6 it is started again;
+the shoppers pause between rounds, so a backend dies between requests, never during one
 (no balancer can save a request that was inside a backend when it died without retrying it).
 Then the recording and a shipped capture of other balancers' cookies are audited.
 
@@ -81,7 +81,7 @@ class ShopProcesses:
     def kill(self, name: str) -> int:
         proc = self.procs.pop(name)
         proc.kill()
-        proc.wait()
+        _reap(proc)
         return proc.pid
 
     def stop_all(self) -> None:
@@ -93,11 +93,15 @@ class ShopProcesses:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.wait()
-            for stream in (proc.stdout, proc.stderr):
-                if stream:
-                    stream.close()
+            _reap(proc)
         self.procs.clear()
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
 
 
 def free_port(host: str) -> int:
