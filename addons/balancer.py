@@ -20,6 +20,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
@@ -40,6 +41,7 @@ from audit import cookies as audit_cookies
 SECRET_ENV = "STICKYGUARD_BALANCE_SECRET"
 # The last check before connecting: one TCP connect, bounded (mitmproxy has no connect timeout).
 CONNECT_PROBE = health.CheckSpec("tcp", "", interval=0, timeout=0.5, rise=1, fall=1)
+TABLE_DOWN_LOG_EVERY = 10.0  # seconds
 
 
 class Balancer:
@@ -52,6 +54,7 @@ class Balancer:
         self._decisions: dict[str, affinity.Decision] = {}  # flow id -> decision, until the response
         self._stop = asyncio.Event()
         self._health_task: asyncio.Task | None = None
+        self._table_down_said = float("-inf")
 
     def load(self, loader) -> None:
         loader.add_option("balance_backends", Sequence[str], [],
@@ -165,12 +168,17 @@ class Balancer:
         if self.pool is None or flow.response or flow.error:
             return
         try:
-            decision = await self._decide(flow)
+            try:
+                decision = await self._decide(flow)
+            except store.StoreUnavailable as e:
+                # Without the table a session cannot be found: serve it anyway, placed anew.
+                self._table_down(e)
+                decision = affinity.Decision(self.pool.place(), "unstored", set_cookie=True)
         except LookupError:
             flow.response = http.Response.make(503, b"no backend is available\n", {"content-type": "text/plain"})
             return
         backend = decision.backend
-        if decision.reason in ("new", "moved") or decision.reason.startswith("rejected"):
+        if decision.reason in ("new", "moved", "unstored") or decision.reason.startswith("rejected"):
             backend.sessions += 1
         if decision.reason == "moved":
             logging.warning(f"balancer: a session's backend is down; moved to {backend.name}")
@@ -262,7 +270,19 @@ class Balancer:
                 parsed = audit_cookies.parse_set_cookie(line)
                 if parsed and parsed[0] == s.cookie_name:
                     lifetime = audit_cookies.lifetime(parsed[2], flow.response.timestamp_start or 0)
-                    await s.learn(parsed[1], served.name, lifetime)
+                    try:
+                        await s.learn(parsed[1], served.name, lifetime)
+                    except store.StoreUnavailable as e:
+                        self._count("unlearned")
+                        self._table_down(e)
+
+    def _table_down(self, error: store.StoreUnavailable) -> None:
+        """Say it at most every TABLE_DOWN_LOG_EVERY seconds, not once per request."""
+        now = time.monotonic()
+        if now - self._table_down_said >= TABLE_DOWN_LOG_EVERY:
+            self._table_down_said = now
+            logging.warning(f"balancer: the session table is unavailable ({error}); "
+                            "sessions are placed anew until it is back")
 
     @command.command("balance.status")
     def status(self) -> str:

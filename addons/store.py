@@ -17,6 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+class StoreUnavailable(Exception):
+    """The table cannot be read or written now (Redis down, disk error); the caller carries on without it."""
+
+
 class MemoryStore:
     def __init__(self, clock: Callable[[], float] = time.time):
         self.clock = clock
@@ -55,7 +59,10 @@ class SqliteStore:
 
     def _run(self, sql: str, args: tuple) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as e:
+                raise StoreUnavailable(f"sqlite {self.path}: {e}") from e
 
     async def get(self, key: str) -> str | None:
         rows = await asyncio.to_thread(self._run, "SELECT value FROM sessions WHERE key = ? AND expires > ?",
@@ -85,14 +92,22 @@ class RedisStore:
         self._redis = redis.asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
     async def get(self, key: str) -> str | None:
-        value = await self._redis.get(key)
+        value = await self._call(self._redis.get(key))
         return value.decode() if value is not None else None
 
     async def set(self, key: str, value: str, ttl: float) -> None:
-        await self._redis.set(key, value, px=max(int(ttl * 1000), 1))
+        await self._call(self._redis.set(key, value, px=max(int(ttl * 1000), 1)))
 
     async def delete(self, key: str) -> None:
-        await self._redis.delete(key)
+        await self._call(self._redis.delete(key))
+
+    async def _call(self, pending):
+        import redis.exceptions
+
+        try:
+            return await pending
+        except (redis.exceptions.RedisError, OSError) as e:
+            raise StoreUnavailable(f"redis {self.url}: {e}") from e
 
     async def close(self) -> None:
         await self._redis.aclose()

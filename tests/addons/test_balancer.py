@@ -203,3 +203,25 @@ def test_a_swap_at_connect_moves_the_request_to_the_live_backend(tmp_path):
             assert (dead.requests, alive.requests) == (before[0] - 1, before[1] + 1)
             assert (dead.up, dead.moves_out, alive.moves_in) == (False, 1, 1)
             assert addon.counts["failover"] == 1
+
+
+def test_an_unreachable_session_table_places_sessions_anew_and_says_so_once(tmp_path, caplog):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing will listen here: Redis is "down"
+    addon = balancer.Balancer()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, balance_backends=BACKENDS, balance_secret=SECRET, balance_health=None,
+                       balance_affinity="app-cookie", balance_store=f"redis://127.0.0.1:{closed}/0",
+                       balance_secret_file=str(tmp_path / "secret"))
+        for _ in range(3):
+            f = flow("JSESSIONID=ABC123")
+            assert routed(addon, f)["reason"] == "unstored"   # served, not a 502
+            f.response = tutils.tresp(headers=[(b"set-cookie", b"JSESSIONID=NEW1; Path=/")])
+            f.server_conn.address = (f.request.host, f.request.port)
+            asyncio.run(addon.response(f))                    # learning fails quietly too
+        assert (addon.counts["unstored"], addon.counts["unlearned"]) == (3, 3)
+    said = [r for r in caplog.records if "session table is unavailable" in r.getMessage()]
+    assert len(said) == 1 and f"redis://127.0.0.1:{closed}/0" in said[0].getMessage()

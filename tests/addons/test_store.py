@@ -84,3 +84,17 @@ def test_redis_store_against_a_real_server(redis_url):
         assert await s.get("k") is None
         await s.close()
     asyncio.run(go())
+
+
+def test_a_broken_table_is_store_unavailable_not_a_crash(tmp_path):
+    import socket
+
+    table = store.SqliteStore(tmp_path / "t.db")
+    table._db.close()  # what a failing disk looks like to the caller: every statement errors
+    with pytest.raises(store.StoreUnavailable, match=r"^sqlite .*t\.db: "):
+        asyncio.run(table.get("k"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    with pytest.raises(store.StoreUnavailable, match=rf"^redis redis://127.0.0.1:{closed}/0: "):
+        asyncio.run(store.RedisStore(f"redis://127.0.0.1:{closed}/0").set("k", "v", 10))
