@@ -136,8 +136,6 @@ def say(text: str) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from mitmproxy import exceptions
-    from mitmproxy import options
-    from mitmproxy.tools.dump import DumpMaster
 
     from addons.balancer import Balancer
     from addons.recorder import Recorder
@@ -157,10 +155,8 @@ async def run(args: argparse.Namespace) -> int:
         say(f"stickyguard demo: {args.affinity} affinity; backends " +
             ", ".join(f"{n} on 127.0.0.1:{shops.ports[n]}" for n in BACKENDS))
         Path(args.recording).unlink(missing_ok=True)
-        opts = options.Options(listen_host=host, listen_port=port, mode=["reverse:http://127.0.0.1:1"])
-        master = DumpMaster(opts, with_termlog=True, with_dumper=False)
         balancer = Balancer()
-        master.addons.add(balancer, Recorder())
+        master = launch.proxy_master(host, port, launch.PLACEHOLDER_MODE, balancer, Recorder())
         try:
             master.options.update(termlog_verbosity="error", confdir=work.name, **demo_settings(args, shops.ports))
         except exceptions.OptionsError as e:

@@ -21,6 +21,8 @@ import sys
 from audit import cli as audit_cli
 
 PROXY_COMMANDS = ("record", "balance", "demo")
+# The balancer picks the backend per request; mitmproxy's own reverse target is never connected to.
+PLACEHOLDER_MODE = "reverse:http://127.0.0.1:1"
 USAGE = """usage: stickyguard COMMAND [options]
 
 commands:
@@ -80,25 +82,21 @@ def listen_address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-async def record(args: argparse.Namespace) -> int:
-    from mitmproxy import exceptions
+def proxy_master(host: str, port: int, mode: str, *addons):
+    """A DumpMaster with our addons added before any option is set (so their options exist)."""
     from mitmproxy import options
     from mitmproxy.tools.dump import DumpMaster
 
-    from addons.recorder import Recorder
+    master = DumpMaster(options.Options(listen_host=host, listen_port=port, mode=[mode]),
+                        with_termlog=True, with_dumper=False)
+    master.addons.add(*addons)
+    return master
 
-    host, port = listen_address(args.listen)
-    opts = options.Options(listen_host=host, listen_port=port, mode=[args.mode])
-    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
-    master.addons.add(Recorder())
-    settings = {
-        "record_file": args.output,
-        "record_filter": args.filter,
-        "record_values": "raw" if args.raw_values else "hashed",
-        "record_query": "keep" if args.keep_query else "drop",
-    }
-    if args.confdir:
-        settings["confdir"] = args.confdir
+
+async def serve(master, settings: dict, banner: str) -> int:
+    """Apply the options (a refused value is exit 2, before anything listens), then run until a signal."""
+    from mitmproxy import exceptions
+
     try:
         master.options.update(**settings)
     except exceptions.OptionsError as e:
@@ -108,10 +106,25 @@ async def record(args: argparse.Namespace) -> int:
     quiet_cancellations(loop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
-    print(f"stickyguard: recording {args.mode} traffic on {host}:{port} to {args.output}; Ctrl-C stops",
-          file=sys.stderr)
+    print(banner, file=sys.stderr)
     await master.run()
     return 0
+
+
+async def record(args: argparse.Namespace) -> int:
+    from addons.recorder import Recorder
+
+    host, port = listen_address(args.listen)
+    settings = {
+        "record_file": args.output,
+        "record_filter": args.filter,
+        "record_values": "raw" if args.raw_values else "hashed",
+        "record_query": "keep" if args.keep_query else "drop",
+    }
+    if args.confdir:
+        settings["confdir"] = args.confdir
+    return await serve(proxy_master(host, port, args.mode, Recorder()), settings,
+                       f"stickyguard: recording {args.mode} traffic on {host}:{port} to {args.output}; Ctrl-C stops")
 
 
 def quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
@@ -152,7 +165,7 @@ def balance_settings(args: argparse.Namespace) -> dict:
 
 def mitmdump_command(listen: tuple[str, int], settings: dict) -> str:
     """The equivalent `mitmdump -s addons/balancer.py` command, for people who run mitmdump themselves."""
-    parts = ["mitmdump", "-s", "addons/balancer.py", "--mode", "reverse:http://127.0.0.1:1",
+    parts = ["mitmdump", "-s", "addons/balancer.py", "--mode", PLACEHOLDER_MODE,
              "--listen-host", listen[0], "--listen-port", str(listen[1])]
     for key, value in settings.items():
         for item in value if isinstance(value, list) else [value]:
@@ -164,30 +177,13 @@ def mitmdump_command(listen: tuple[str, int], settings: dict) -> str:
 
 
 async def balance(args: argparse.Namespace) -> int:
-    from mitmproxy import exceptions
-    from mitmproxy import options
-    from mitmproxy.tools.dump import DumpMaster
-
     from addons.balancer import Balancer
 
     host, port = listen_address(args.listen)
-    opts = options.Options(listen_host=host, listen_port=port, mode=["reverse:http://127.0.0.1:1"])
-    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
-    master.addons.add(Balancer())
     settings = balance_settings(args)
-    try:
-        master.options.update(**settings)
-    except exceptions.OptionsError as e:
-        print(f"stickyguard: error: {e}", file=sys.stderr)
-        return 2
-    loop = asyncio.get_running_loop()
-    quiet_cancellations(loop)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, master.shutdown)
-    print(f"stickyguard: balancing on {host}:{port} over {len(args.backend)} backends; the same with mitmdump:\n"
-          f"  {mitmdump_command((host, port), settings)}", file=sys.stderr)
-    await master.run()
-    return 0
+    banner = (f"stickyguard: balancing on {host}:{port} over {len(args.backend)} backends; the same with mitmdump:\n"
+              f"  {mitmdump_command((host, port), settings)}")
+    return await serve(proxy_master(host, port, PLACEHOLDER_MODE, Balancer()), settings, banner)
 
 
 def main(argv: list[str] | None = None) -> int:
