@@ -72,5 +72,10 @@ def evidence(finding: dict[str, Any]) -> list[str]:
     return [e["summary"] for e in finding["evidence"] if e.get("summary")]
 
 
+def site_vendors(site: dict[str, Any]) -> str:
+    """A site's affinity cookies by vendor: `F5 BIG-IP LTM (2), HAProxy (1)`."""
+    return ", ".join(f"{v} ({n})" for v, n in site["vendors"].items()) or "-"
+
+
 def where(finding: dict[str, Any]) -> str:
     return f"{finding['source']}: {finding['place']}"

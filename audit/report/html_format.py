@@ -120,7 +120,7 @@ def _sites(sites: list[dict[str, Any]]) -> str:
         verdict = s["exemption"]["verdict"]
         klass = {"within the exemption": "verdict-within", "outside the exemption": "verdict-outside"}.get(verdict, "")
         reasons = "".join(f"<li>{e(r)}</li>" for r in s["exemption"]["reasons"])
-        vendors = ", ".join(f"{e(v)} ({n})" for v, n in s["vendors"].items()) or "-"
+        vendors = e(common.site_vendors(s))
         cells = [e(s["site"]), e(", ".join(s["hosts"])), f"{s['affinity_cookies']} of {s['cookies']}", vendors,
                  str(s["findings"]), e(s["worst"] or "-"),
                  f'<span class="{klass}">{e(verdict)}</span>{f"<ul>{reasons}</ul>" if reasons else ""}']

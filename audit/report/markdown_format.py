@@ -40,7 +40,7 @@ def render(report: Report) -> str:
     if data["sites"]:
         out.append(tabulate(
             [[esc(x["site"]), f"{x['affinity_cookies']} of {x['cookies']}",
-              esc(", ".join(f"{v} ({n})" for v, n in x["vendors"].items()) or "-"), x["findings"], x["worst"] or "-",
+              esc(common.site_vendors(x)), x["findings"], x["worst"] or "-",
               esc(x["exemption"]["verdict"] + (": " + "; ".join(x["exemption"]["reasons"])
                                                 if x["exemption"]["reasons"] else ""))]
              for x in data["sites"]],

@@ -16,7 +16,7 @@ _SITE_WIDTHS = [16, 19, 7, 8, 21]
 
 def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
     data = report.as_dict()
-    out = [f"stickyguard {data['tool']['version']}: {common.summary_line(report)}", ""]
+    out = [_headline(data, report), ""]
     if data["findings"]:
         out += _findings("Findings", data["findings"], tablefmt)
     if data["cookies"]:
@@ -51,7 +51,7 @@ def render_overview(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT, worst:
     """A screenful: the summary, one row per site with its exemption verdict, and the `worst`
     most severe findings; the full report holds the rest."""
     data = report.as_dict()
-    out = [f"stickyguard {data['tool']['version']}: {common.summary_line(report)}", ""]
+    out = [_headline(data, report), ""]
     if data["sites"]:
         rows = [
             [s["site"], "\n".join(f"{n} x{k}" if k > 1 else n for n, k in s["vendors"].items()) or "-",
@@ -66,6 +66,10 @@ def render_overview(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT, worst:
                                           else "")
         out += _findings(title, shown, tablefmt)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _headline(data: dict, report: Report) -> str:
+    return f"stickyguard {data['tool']['version']}: {common.summary_line(report)}"
 
 
 def _findings(title: str, findings: list[dict], tablefmt: str) -> list[str]:
