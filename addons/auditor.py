@@ -26,8 +26,7 @@ from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
 
-import audit
-from audit import catalog as catalog_mod
+from audit import cli as audit_cli
 from audit import engine
 from audit import rules as rule_data
 from audit import sources
@@ -70,8 +69,7 @@ class Auditor:
             if missing:
                 raise exceptions.OptionsError(f"audit_rules: not a folder: {missing[0]}")
             try:
-                catalog = catalog_mod.load([rule_data.RULES_DIR, *extra])
-                rules = rule_data.load_rules([rule_data.RULES_DIR, *extra], catalog.cookie_classes())
+                rules, catalog = audit_cli.load(extra, only=False)
             except rule_data.RuleFileError as e:
                 raise exceptions.OptionsError(f"audit_rules: {e.problems[0]}") from e
             self.audit = engine.Audit(rules, catalog)
@@ -99,8 +97,7 @@ class Auditor:
         assert self.audit is not None
         now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         inputs = [{"path": "live traffic", "kind": "live", "sha256": None, "exchanges": self.responses}]
-        tool = {"name": "stickyguard", "version": audit.__version__, "rules": rule_data.version(self.audit.rules)}
-        report = self.audit.report(inputs, [], now, tool)
+        report = self.audit.report(inputs, [], now, audit_cli.tool_info(self.audit.rules))
         try:
             Path(path).write_text(FORMATS[fmt](report), encoding="utf-8")
         except OSError as e:
