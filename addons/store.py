@@ -87,9 +87,11 @@ class RedisStore:
 
     def __init__(self, url: str):
         import redis.asyncio
+        import redis.exceptions
 
         self.url = url
         self._redis = redis.asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._failures = (redis.exceptions.RedisError, OSError)
 
     async def get(self, key: str) -> str | None:
         value = await self._call(self._redis.get(key))
@@ -102,11 +104,9 @@ class RedisStore:
         await self._call(self._redis.delete(key))
 
     async def _call(self, pending):
-        import redis.exceptions
-
         try:
             return await pending
-        except (redis.exceptions.RedisError, OSError) as e:
+        except self._failures as e:
             raise StoreUnavailable(f"redis {self.url}: {e}") from e
 
     async def close(self) -> None:
