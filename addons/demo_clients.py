@@ -58,7 +58,7 @@ class Shopper:
             status, answer = self._request(method, path, item)
         except (OSError, http.client.HTTPException, ValueError) as e:
             self.lost.append(f"{method} {path}: {type(e).__name__}: {e}")
-            self._close()
+            self.close()  # a fresh connection for the next request
             return
         if status != 200 or not isinstance(answer, dict) or "backend" not in answer:
             self.lost.append(f"{method} {path}: status {status}")
@@ -99,13 +99,10 @@ class Shopper:
             return response.status, None
         return response.status, json.loads(data)
 
-    def _close(self) -> None:
+    def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-    def close(self) -> None:
-        self._close()
 
 
 @dataclass
