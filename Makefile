@@ -8,7 +8,7 @@ DEMO_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test check lint venv bench clean
 
 venv: $(STAMP)
 
@@ -23,9 +23,17 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(VENV)/bin/stickyguard demo $(DEMO_ARGS)
 
-test: $(STAMP)
-	$(VENV)/bin/python -m ruff check .
+# Everything, as CI runs it: lint, type checks, and every test (end-to-end, README, packaging).
+test: lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The contributor's quick loop (about a minute): lint, type checks, and the tests not marked slow.
+check: lint
+	$(VENV)/bin/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/python -m ruff check .
+	$(VENV)/bin/python -m mypy
 
 # Not part of `make test`: a long run that prints throughput and memory ratios.
 bench: $(STAMP)

@@ -196,3 +196,7 @@ class RouteAffinity:
         if not backend.up:
             return _placed(self.pool, "moved", backend)
         return Decision(backend, "sticky")
+
+
+# The strategy the balancer runs, one per affinity kind.
+Strategy = CookieAffinity | AppCookieAffinity | IpAffinity | RouteAffinity

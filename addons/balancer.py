@@ -47,7 +47,7 @@ TABLE_DOWN_LOG_EVERY = 10.0  # seconds
 class Balancer:
     def __init__(self) -> None:
         self.pool: backends.Pool | None = None
-        self.strategy = None
+        self.strategy: affinity.Strategy | None = None
         self.health: health.Health | None = None
         self.by_addr: dict[tuple[str, int], backends.Backend] = {}
         self.counts: dict[str, int] = {}
@@ -115,6 +115,7 @@ class Balancer:
             raise exceptions.OptionsError(f"balance_health: {e}") from e
         secrets_ = self._secrets()
         kind = opts.balance_affinity
+        strategy: affinity.Strategy
         try:
             if kind == "cookie":
                 sealer = sealing.Sealer(secrets_, opts.balance_idle_timeout, opts.balance_absolute_timeout)
@@ -165,7 +166,7 @@ class Balancer:
         self.counts[reason] = self.counts.get(reason, 0) + 1
 
     async def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if self.pool is None or flow.response or flow.error:
+        if self.pool is None or self.strategy is None or flow.response or flow.error:
             return
         try:
             try:
@@ -193,6 +194,7 @@ class Balancer:
 
     async def _decide(self, flow: http.HTTPFlow) -> affinity.Decision:
         s = self.strategy
+        assert s is not None  # requestheaders checked
         if isinstance(s, affinity.CookieAffinity):
             name = ctx.options.balance_cookie_name
             return s.route(flow.request.cookies.get(f"__Host-{name}") or flow.request.cookies.get(name))
@@ -211,7 +213,7 @@ class Balancer:
         """The last check before mitmproxy connects: swap a dead backend for a live one."""
         if self.pool is None or data.server.address is None:
             return
-        backend = self.by_addr.get(tuple(data.server.address))
+        backend = self._backend_at(data.server.address)
         if backend is None:
             return
         if await health.probe(backend, CONNECT_PROBE):
@@ -241,7 +243,7 @@ class Balancer:
         self._decisions.pop(flow.id, None)
 
     def server_connect_error(self, data: server_hooks.ServerConnectionHookData) -> None:
-        backend = self.by_addr.get(tuple(data.server.address or ()))
+        backend = self._backend_at(data.server.address)
         if backend is not None and self.health is not None:
             self.health.mark_failed(backend)
 
@@ -251,7 +253,7 @@ class Balancer:
         if self.pool is None or decision is None or meta is None or flow.response is None:
             return
         address = flow.server_conn.address
-        served = self.by_addr.get(tuple(address)) if address else None
+        served = self._backend_at(address)
         if served is None:
             return
         meta["backend"] = served.name
@@ -315,6 +317,10 @@ class Balancer:
     def undrain(self, name: str) -> None:
         """NAME takes new sessions again."""
         self._backend(name).draining = False
+
+    def _backend_at(self, address: tuple | None) -> backends.Backend | None:
+        """The backend at mitmproxy's server address (IPv6 addresses carry 4 fields)."""
+        return self.by_addr.get((str(address[0]), int(address[1]))) if address else None
 
     def _backend(self, name: str) -> backends.Backend:
         if self.pool is None or name not in self.pool.backends:

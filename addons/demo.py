@@ -382,6 +382,7 @@ def check_options(args: argparse.Namespace) -> None:
 async def _main_task(args: argparse.Namespace) -> int:
     """Run the demo as a task that SIGINT and SIGTERM cancel, so `finally` stops everything."""
     task = asyncio.current_task()
+    assert task is not None  # run() is only awaited inside asyncio.run
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)

@@ -84,7 +84,8 @@ def sites(rng: random.Random) -> list[tuple[str, str, list[str], str | None]]:
 
 
 def build() -> dict:
-    pages, entries = {}, []
+    pages: dict[str, dict] = {}
+    entries: list[dict] = []
     for i, (vendor, url, cookies, top) in enumerate(sites(random.Random(SEED))):
         page_url = top or url
         if page_url not in pages:

@@ -127,7 +127,7 @@ class Tally:
 def tally(shoppers: list[Shopper], down: dict[int, set[str]]) -> Tally:
     """`down`: for each round, the backends that were dead during it."""
     by_backend: dict[str, dict[str, int]] = {}
-    requests = Counter()
+    requests: Counter[str] = Counter()
     for s in shoppers:
         for name in s.served_by:
             requests[name] += 1

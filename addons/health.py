@@ -44,7 +44,7 @@ def parse_check_spec(text: str) -> CheckSpec:
         if number <= 0:
             raise ValueError(f"health check {key} must be positive")
         values[key] = number
-    return CheckSpec(kind, path, values["interval"], values["timeout"], values["rise"], values["fall"])
+    return CheckSpec(kind, path, values["interval"], values["timeout"], int(values["rise"]), int(values["fall"]))
 
 
 @dataclasses.dataclass

@@ -59,7 +59,7 @@ def sites(cookies: list[dict[str, Any]], findings: list[Finding]) -> list[dict[s
 
 def ip_exposure(cookies: list[dict[str, Any]], findings: list[Finding]) -> dict[str, Any]:
     """Internal addresses the cookies reveal, and cookies that store the client's address."""
-    internal = {}
+    internal: dict[str, list[str]] = {}
     for c in cookies:
         d = c["decoded"] or {}
         if d.get("address_class") in INTERNAL:

@@ -111,8 +111,9 @@ def observe(exchange: Exchange, now: float | None = None) -> list[CookieObservat
                 source=exchange.source,
                 place=exchange.place,
             )
-        if index < len(facts) and facts[index] is not None:
-            for key, val in facts[index].items():
+        known = facts[index] if index < len(facts) else None
+        if known is not None:
+            for key, val in known.items():
                 setattr(obs, key, val)
             obs.classified = True
         out.append(obs)
@@ -181,7 +182,10 @@ _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 @functools.lru_cache(maxsize=2048)  # captures repeat the same Date and Expires values a lot
 def parse_cookie_date(text: str) -> float | None:
     """RFC 6265 §5.1.1, the lenient algorithm browsers use (RFC 1123, RFC 850, asctime, ...)."""
-    hms = day = month = year = None
+    hms: tuple[int, ...] | None = None
+    day: int | None = None
+    month: int | None = None
+    year: int | None = None
     for token in _DELIMITERS.split(text):
         if not token:
             continue
@@ -203,13 +207,13 @@ def parse_cookie_date(text: str) -> float | None:
             if m:
                 year = int(m.group(1))
                 continue
-    if None in (hms, day, month, year):
+    if hms is None or day is None or month is None or year is None:
         return None
     if 70 <= year <= 99:
         year += 1900
     elif 0 <= year <= 69:
         year += 2000
-    h, mi, s = hms  # type: ignore[misc]
+    h, mi, s = hms
     if not (1 <= day <= 31 and year >= 1601 and h <= 23 and mi <= 59 and s <= 59):
         return None
     try:

@@ -217,7 +217,7 @@ class Audit:
             hit = found.get(obs.value.strip().strip('"').lower())
             if hit:
                 ip, port, how = hit
-                obs.decoded = {**obs.decoded, "ip": ip, "port": port,
+                obs.decoded = {**(obs.decoded or {}), "ip": ip, "port": port,
                                "address_class": decoders.address_class(ip), "recovered": how}
             self._record(obs)
 

@@ -54,7 +54,7 @@ class Exchange:
         return _first(self.request_headers, name)
 
     def set_cookie_lines(self) -> list[str]:
-        lines = []
+        lines: list[str] = []
         for k, v in self.response_headers:
             if k.lower() == "set-cookie":
                 # Some HAR writers fold several Set-Cookie headers into one value with newlines.
@@ -206,6 +206,12 @@ _LOG = re.compile(r'"log"\s*:\s*\{')
 _SEPARATORS = re.compile(r"[\s,]*")
 
 
+def _skip_separators(text: str, pos: int) -> int:
+    """The position after the whitespace and commas at `pos` (the pattern matches even nothing)."""
+    m = _SEPARATORS.match(text, pos)
+    return m.end() if m else pos
+
+
 def _read_har(capture: Capture) -> Iterator[Exchange]:
     """Decode the entries one at a time from the text, never the whole document as objects:
     memory stays near the file's size, and a file cut off midway still yields every entry
@@ -222,7 +228,7 @@ def _read_har(capture: Capture) -> Iterator[Exchange]:
     index = 0
     pos = entries_at.end()
     while True:
-        pos = _SEPARATORS.match(text, pos).end()
+        pos = _skip_separators(text, pos)
         if pos < len(text) and text[pos] == "]":
             return
         try:
@@ -258,9 +264,9 @@ def _broken_json(text: str, pos: int, index: int, error: json.JSONDecodeError) -
 
 def _decode_array(decoder: json.JSONDecoder, text: str, pos: int) -> list:
     """Items of the array starting at `pos`, up to its end or the first that does not parse."""
-    items = []
+    items: list = []
     while True:
-        pos = _SEPARATORS.match(text, pos).end()
+        pos = _skip_separators(text, pos)
         if pos >= len(text) or text[pos] == "]":
             return items
         try:
@@ -440,7 +446,7 @@ def _read_flows(capture: Capture) -> Iterator[Exchange]:
                 f"{what}; the {index} flows before it were read",
             ) from e
         try:
-            flow = Flow.from_state(compat.migrate_flow(state))
+            flow = Flow.from_state(compat.migrate_flow(state))  # type: ignore[arg-type]
         except (ValueError, KeyError, TypeError) as e:
             raise _Damaged(f"byte {start} (flow {index})", f"unreadable flow: {e}") from e
         index += 1

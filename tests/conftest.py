@@ -18,8 +18,18 @@ DATA = ROOT / "tests" / "data"
 CAPTURES = DATA / "captures"
 BAD = DATA / "bad"
 GOLDEN = DATA / "golden"
-SHARED = ROOT.parent / "shared"
 FIXED_EPOCH = "1735725600"  # 2025-01-01T10:00:00Z, so reports are reproducible
+
+
+def require(tool: str, found: object, how: str) -> None:
+    """A real part a test needs (a server, a browser). On a developer's machine its absence skips the test
+    with the reason; under CI (`.ci/run` sets CI) it fails, so a broken install step cannot pass as green."""
+    if found:
+        return
+    reason = f"{tool} is not installed ({how})"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}, and CI (CI is set) runs every test that needs it", pytrace=False)
+    pytest.skip(reason)
 
 
 def pytest_addoption(parser):
@@ -108,8 +118,8 @@ def redis_url(tmp_path_factory):
     import time
 
     exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
+    require("redis-server", exe, "Debian's redis-server; .ci/run installs it")
+    assert exe is not None
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -44,3 +44,29 @@ def test_audit_never_imports_addons():
     imports = re.compile(r"^\s*(import addons|from addons\b)", re.MULTILINE)
     offenders = [str(p) for p in (ROOT / "audit").rglob("*.py") if imports.search(p.read_text())]
     assert offenders == []
+
+
+def test_nothing_reads_outside_the_checkout():
+    """A user's clone has nothing beside it: no code, test or script names a folder next to the checkout."""
+    import re
+
+    outside = re.compile(r"\.\./" + "shared|ROOT\\.parent\\b|parents\\[\\d\\]\\s*/\\s*['\"]shared")
+    files = [ROOT / "Makefile", ROOT / "pyproject.toml", ROOT / ".ci" / "run"]
+    for folder in ("addons", "audit", "bench", "tests"):
+        files += (ROOT / folder).rglob("*.py")
+    offenders = [str(p.relative_to(ROOT)) for p in files if outside.search(p.read_text(errors="replace"))]
+    assert offenders == []
+
+
+def test_ci_fails_where_a_developer_may_skip(monkeypatch):
+    import pytest
+
+    from tests.conftest import require
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="Chromium is not installed"):
+        require("Chromium", None, "Debian's chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="Chromium is not installed .*CI is set"):
+        require("Chromium", None, "Debian's chromium")
+    require("Chromium", "/usr/bin/chromium", "Debian's chromium")  # found: nothing happens

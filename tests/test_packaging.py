@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real processes: left out of `make check`
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -17,10 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def installed(tmp_path_factory):
     work = tmp_path_factory.mktemp("wheel")
     dist = work / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v", "-w", str(dist), str(ROOT)],
+        check=True, capture_output=True, text=True, timeout=300,
     )
+    # Every install would print setuptools' complaint about a data folder it was not told of.
+    assert "BuildBackendWarning" not in build.stdout + build.stderr, build.stdout[-3000:]
     (wheel,) = dist.glob("stickyguard-*.whl")
     env_dir = work / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -24,11 +24,14 @@ import pytest
 from audit import cli
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # real processes: left out of `make check`
+
 README = ROOT / "README.md"
 CATALOG = re.compile(r"(<!-- rule-catalog: begin[^\n]*-->\n)(.*?)(<!-- rule-catalog: end -->)", re.S)
 SKIP = {
     "make demo": ".ci/run runs it on a fresh clone; tests/e2e/test_demo_e2e.py runs `stickyguard demo`",
     "make test": "this is make test",
+    "make check": "make test runs the same lint and type checks and a superset of its tests",
     "python3 -m venv .venv && .venv/bin/pip install -e .": "installs from the package registry; "
     "test_packaging.py installs the built wheel into a fresh venv instead",
     ".venv/bin/stickyguard --version": "needs the .venv made by the skipped line before it",

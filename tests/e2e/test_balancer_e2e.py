@@ -8,6 +8,8 @@ import pytest
 
 from tests.e2e.conftest import ROOT  # noqa: F401  (the fixtures live there)
 
+pytestmark = pytest.mark.slow  # real processes: left out of `make check`
+
 SECRET = "0123456789abcdef0123456789abcdef"
 
 

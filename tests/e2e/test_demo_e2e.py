@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real processes: left out of `make check`
+
 EXE = str(Path(sys.executable).with_name("stickyguard"))
 
 

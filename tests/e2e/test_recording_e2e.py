@@ -4,8 +4,12 @@ findings as auditing a flow file of the same traffic, and no raw value or client
 import json
 import urllib.request
 
+import pytest
+
 from audit import cli
 from tests.e2e.conftest import COOKIES
+
+pytestmark = pytest.mark.slow  # real processes: left out of `make check`
 
 
 def browse(proxy_port: int) -> None:

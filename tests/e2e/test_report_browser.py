@@ -9,11 +9,19 @@ from pathlib import Path
 import pytest
 
 from audit import cli
+from tests.conftest import require
+
+pytestmark = pytest.mark.slow  # real processes: left out of `make check`
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _needs_chromium():
+    require("Chromium", CHROMIUM, "Debian's chromium; .ci/run installs it")
+
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
          "--proxy-server=127.0.0.1:9", "--enable-logging=stderr", "--v=0"]

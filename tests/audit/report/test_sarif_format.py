@@ -3,10 +3,11 @@ import json
 import pytest
 from jsonschema import validators
 
+from tests.conftest import DATA
 from tests.conftest import SCENARIOS
-from tests.conftest import SHARED
 
-SARIF_SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
+# The OASIS schema, kept in the repository with its source and licence (tests/data/schemas/README.md).
+SARIF_SCHEMA = DATA / "schemas" / "sarif-schema-2.1.0.json"
 
 
 def validate(doc):
