@@ -33,6 +33,9 @@ check: lint
 
 lint: $(STAMP)
 	$(VENV)/bin/python -m ruff check .
+	@mkdir -p build/typecheck/stickyguard
+	@ln -sfn ../../../audit build/typecheck/stickyguard/audit
+	@ln -sfn ../../../addons build/typecheck/stickyguard/addons
 	$(VENV)/bin/python -m mypy
 
 # Not part of `make test`: a long run that prints throughput and memory ratios.

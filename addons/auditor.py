@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
-from datetime import timezone
 from pathlib import Path
 from typing import Optional
 
@@ -26,11 +24,19 @@ from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
 
-from audit import cli as audit_cli
-from audit import engine
-from audit import rules as rule_data
-from audit import sources
-from audit.report import FORMATS
+try:  # `mitmdump -s` runs this file in mitmproxy's own Python: stickyguard must be installed there
+    import stickyguard.addons  # noqa: F401
+except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on without this addon
+    logging.error("stickyguard is not installed in the Python that runs mitmproxy: `pipx inject mitmproxy "
+                  "stickyguard`, or `pip install stickyguard` in mitmproxy's environment")
+    raise SystemExit(1) from None
+
+from stickyguard.audit import cli as audit_cli
+from stickyguard.audit import clock
+from stickyguard.audit import engine
+from stickyguard.audit import rules as rule_data
+from stickyguard.audit import sources
+from stickyguard.audit.report import FORMATS
 
 EXTENSIONS = {".html": "html", ".htm": "html", ".json": "json", ".sarif": "sarif", ".md": "markdown",
               ".txt": "table"}
@@ -95,9 +101,8 @@ class Auditor:
 
     def write(self, path: str, fmt: str) -> None:
         assert self.audit is not None
-        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         inputs = [{"path": "live traffic", "kind": "live", "sha256": None, "exchanges": self.responses}]
-        report = self.audit.report(inputs, [], now, audit_cli.tool_info(self.audit.rules))
+        report = self.audit.report(inputs, [], clock.generated_at(), audit_cli.tool_info(self.audit.rules))
         try:
             Path(path).write_text(FORMATS[fmt](report), encoding="utf-8")
         except OSError as e:

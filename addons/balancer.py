@@ -31,12 +31,19 @@ from mitmproxy import exceptions
 from mitmproxy import http
 from mitmproxy.proxy import server_hooks
 
-from addons import affinity
-from addons import backends
-from addons import health
-from addons import sealing
-from addons import store
-from audit import cookies as audit_cookies
+try:  # `mitmdump -s` runs this file in mitmproxy's own Python: stickyguard must be installed there
+    import stickyguard.addons  # noqa: F401
+except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on without this addon
+    logging.error("stickyguard is not installed in the Python that runs mitmproxy: `pipx inject mitmproxy "
+                  "stickyguard`, or `pip install stickyguard` in mitmproxy's environment")
+    raise SystemExit(1) from None
+
+from stickyguard.addons.balancing import affinity
+from stickyguard.addons.balancing import backends
+from stickyguard.addons.balancing import health
+from stickyguard.addons.balancing import sealing
+from stickyguard.addons.balancing import store
+from stickyguard.audit import cookies as audit_cookies
 
 SECRET_ENV = "STICKYGUARD_BALANCE_SECRET"
 # The last check before connecting: one TCP connect, bounded (mitmproxy has no connect timeout).

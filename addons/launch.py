@@ -18,7 +18,7 @@ import shlex
 import signal
 import sys
 
-from audit import cli as audit_cli
+from stickyguard.audit import cli as audit_cli
 
 PROXY_COMMANDS = ("record", "balance", "demo")
 # The balancer picks the backend per request; mitmproxy's own reverse target is never connected to.
@@ -112,7 +112,7 @@ async def serve(master, settings: dict, banner: str) -> int:
 
 
 async def record(args: argparse.Namespace) -> int:
-    from addons.recorder import Recorder
+    from stickyguard.addons.recorder import Recorder
 
     host, port = listen_address(args.listen)
     settings = {
@@ -177,7 +177,7 @@ def mitmdump_command(listen: tuple[str, int], settings: dict) -> str:
 
 
 async def balance(args: argparse.Namespace) -> int:
-    from addons.balancer import Balancer
+    from stickyguard.addons.balancer import Balancer
 
     host, port = listen_address(args.listen)
     settings = balance_settings(args)
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in PROXY_COMMANDS:
         return audit_cli.main(argv)
     if argv[0] == "demo":
-        from addons import demo  # it imports this module
+        from stickyguard.addons.demo import main as demo  # it imports this module
 
         return demo.main(argv[1:])
     parser = build_parser() if argv[0] == "record" else build_balance_parser()

@@ -28,10 +28,17 @@ from mitmproxy import exceptions
 from mitmproxy import flowfilter
 from mitmproxy import http
 
-from audit import catalog as catalog_mod
-from audit import recording
-from audit import rules as rule_data
-from audit import sources
+try:  # `mitmdump -s` runs this file in mitmproxy's own Python: stickyguard must be installed there
+    import stickyguard.addons  # noqa: F401
+except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on without this addon
+    logging.error("stickyguard is not installed in the Python that runs mitmproxy: `pipx inject mitmproxy "
+                  "stickyguard`, or `pip install stickyguard` in mitmproxy's environment")
+    raise SystemExit(1) from None
+
+from stickyguard.audit import catalog as catalog_mod
+from stickyguard.audit import recording
+from stickyguard.audit import rules as rule_data
+from stickyguard.audit import sources
 
 KEY_ENV = "STICKYGUARD_RECORD_KEY"
 

@@ -1,7 +1,7 @@
-"""`python -m audit` runs the audit side of stickyguard alone."""
+"""`python -m stickyguard.audit` runs the audit side of stickyguard alone."""
 
 import sys
 
-from audit import cli
+from stickyguard.audit import cli
 
 sys.exit(cli.main())

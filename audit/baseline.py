@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from audit.findings import Report
+from stickyguard.audit.findings import Report
 
 
 class BaselineError(ValueError):

@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from audit import decoders
-from audit import leaks
-from audit import rules as rule_data
+from stickyguard.audit import decoders
+from stickyguard.audit import leaks
+from stickyguard.audit import rules as rule_data
 
 COOKIE_CLASSES = frozenset({"affinity", "other", "any"})
 

@@ -1,4 +1,4 @@
-"""The audit subcommands of `stickyguard`: `audit` and `rules`. Also `python -m audit`.
+"""The audit subcommands of `stickyguard`: `audit` and `rules`. Also `python -m stickyguard.audit`.
 
 Exit status: 0 when nothing is at or above --fail-on, 1 when something is (or a rule example
 misbehaves), 2 for usage errors, unreadable input and invalid rule files. Errors are one line
@@ -15,27 +15,25 @@ import os
 import re
 import sys
 import time
-from datetime import datetime
-from datetime import timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import stickyguard.audit as audit
+from stickyguard.audit import baseline
+from stickyguard.audit import catalog as catalog_mod
+from stickyguard.audit import clock
+from stickyguard.audit import engine
+from stickyguard.audit import recovery
+from stickyguard.audit import rules as rule_data
+from stickyguard.audit import sources
+from stickyguard.audit.conditions import DEFAULT_MAX_LIFETIME
+from stickyguard.audit.conditions import Settings
+from stickyguard.audit.findings import SEVERITIES
+from stickyguard.audit.findings import severity_rank
+from stickyguard.audit.report import FORMATS
+from stickyguard.audit.report import table_format
 from tabulate import tabulate
 from tabulate import tabulate_formats
-
-import audit
-from audit import baseline
-from audit import catalog as catalog_mod
-from audit import engine
-from audit import recovery
-from audit import rules as rule_data
-from audit import sources
-from audit.conditions import DEFAULT_MAX_LIFETIME
-from audit.conditions import Settings
-from audit.findings import SEVERITIES
-from audit.findings import severity_rank
-from audit.report import FORMATS
-from audit.report import table_format
 
 PROG = "stickyguard"
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller captures read too fast for a bar to help
@@ -173,13 +171,6 @@ def load(extra: list[Path], only: bool) -> tuple[list[rule_data.Rule], catalog_m
     return rule_data.load_rules(dirs, catalog.cookie_classes()), catalog
 
 
-def generated_at() -> str:
-    """Now, or SOURCE_DATE_EPOCH when set, for reproducible reports."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch and epoch.isdigit() else datetime.now(timezone.utc)
-    return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def read_inputs(auditor: engine.Audit, paths: list[str], url: str = sources.DEFAULT_URL,
                 progress: bool = True) -> tuple[list, list]:
     """Feed every capture to the auditor: (what was read, the input errors met)."""
@@ -221,7 +212,7 @@ def run_audit(args: argparse.Namespace) -> int:
     inputs, errors = read_inputs(auditor, args.inputs, args.url, progress=not args.no_progress)
     for error in errors:
         _error(str(error))
-    report = auditor.report(inputs, errors, generated_at(), tool_info(rules))
+    report = auditor.report(inputs, errors, clock.generated_at(), tool_info(rules))
     if earlier is not None:
         baseline.apply(report, earlier, args.baseline)
     render = FORMATS[args.format]

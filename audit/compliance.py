@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from audit.findings import SEVERITIES
-from audit.findings import Finding
-from audit.findings import severity_rank
+from stickyguard.audit.findings import SEVERITIES
+from stickyguard.audit.findings import Finding
+from stickyguard.audit.findings import severity_rank
 
 PERSONAL_RULES = frozenset({"SG306", "SG307", "SG308"})
 INTERNAL = frozenset({"private", "loopback", "link-local", "shared", "documentation", "reserved"})

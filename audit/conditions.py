@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 
-from audit import leaks
+from stickyguard.audit import leaks
 
 if TYPE_CHECKING:
-    from audit.cookies import CookieObservation
+    from stickyguard.audit.cookies import CookieObservation
 
 DEFAULT_MAX_LIFETIME = 24 * 3600  # PrivacyScore's short/long boundary; `--max-lifetime` changes it
 

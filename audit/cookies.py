@@ -20,8 +20,7 @@ from urllib.parse import urlsplit
 
 import tldextract
 from mitmproxy.net.http import cookies as mitm_cookies
-
-from audit.sources import Exchange
+from stickyguard.audit.records import Exchange
 
 # RFC 6265bis "Cookie Lifetime Limits": user agents cap lifetimes at 400 days.
 MAX_LIFETIME_CAP = 400 * 24 * 3600
@@ -314,16 +313,3 @@ def is_public_suffix(domain: str) -> bool:
     if not parts.suffix:
         return "." not in domain  # the implicit "*" rule
     return not parts.domain
-
-
-def human_duration(seconds: int | None) -> str:
-    if seconds is None:
-        return "session"
-    units = (("years", 365 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60))
-    for name, size in units:
-        # Count in days up to two years, so the 400-day cap reads as "400 days".
-        if seconds >= size and (name != "years" or seconds >= 2 * size):
-            amount = seconds / size
-            text = f"{amount:.1f}".rstrip("0").rstrip(".")
-            return f"{text} {name if text != '1' else name[:-1]}"
-    return f"{seconds} seconds" if seconds != 1 else "1 second"

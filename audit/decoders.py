@@ -13,9 +13,9 @@ import binascii
 import ipaddress
 import re
 from collections.abc import Callable
-from datetime import datetime
-from datetime import timezone
 from typing import Any
+
+from stickyguard.audit import clock
 
 Decoded = dict[str, Any]
 Decoder = Callable[[str, str], "Decoded | None"]
@@ -113,7 +113,7 @@ def _iso(seconds: float) -> str | None:
     """A plausible Unix time (2000-2100) as ISO-8601 UTC, or None when it cannot be one."""
     if not 946684800 <= seconds < 4102444800:
         return None
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return clock.utc_iso(seconds)
 
 
 def _ip_port(text: str) -> tuple[str, int] | None:

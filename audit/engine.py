@@ -13,19 +13,20 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
-from audit import catalog as catalog_mod
-from audit import compliance
-from audit import cookies
-from audit import decoders
-from audit import recovery
-from audit.catalog import Catalog
-from audit.conditions import CONDITIONS
-from audit.conditions import Settings
-from audit.findings import Finding
-from audit.findings import InputError
-from audit.findings import Report
-from audit.rules import Rule
-from audit.sources import Exchange
+from stickyguard.audit import catalog as catalog_mod
+from stickyguard.audit import clock
+from stickyguard.audit import compliance
+from stickyguard.audit import cookies
+from stickyguard.audit import decoders
+from stickyguard.audit import recovery
+from stickyguard.audit.catalog import Catalog
+from stickyguard.audit.conditions import CONDITIONS
+from stickyguard.audit.conditions import Settings
+from stickyguard.audit.findings import Finding
+from stickyguard.audit.findings import Report
+from stickyguard.audit.records import Exchange
+from stickyguard.audit.records import InputError
+from stickyguard.audit.rules import Rule
 
 MAX_EVIDENCE = 10  # distinct decoded values kept per finding
 MAX_HASHED = 10000  # hashed cookies held back for recovery; later ones are judged unrecovered
@@ -200,10 +201,10 @@ class Audit:
             "site": obs.site,
             "url": safe_url(obs.url),
             "decoded": summary or "nothing",
-            "lifetime": cookies.human_duration(obs.lifetime_seconds),
+            "lifetime": clock.human_duration(obs.lifetime_seconds),
             "domain": obs.attributes.get("domain") or obs.host,
             "samesite": str(obs.attributes.get("samesite") or "missing"),
-            "budget": cookies.human_duration(self.settings.max_lifetime_seconds),
+            "budget": clock.human_duration(self.settings.max_lifetime_seconds),
             "prefix_problems": ", ".join(obs.prefix_problems) or "nothing",
         }
 

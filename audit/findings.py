@@ -9,6 +9,8 @@ import dataclasses
 import hashlib
 from typing import Any
 
+from stickyguard.audit.records import InputError
+
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 CONFIDENCES = ("low", "medium", "high")
 
@@ -58,22 +60,6 @@ class Finding:
         if self.status is None:
             del d["status"]
         return d
-
-
-@dataclasses.dataclass
-class InputError:
-    """A capture that could not be read whole: which file, where, and what was wrong."""
-
-    input: str
-    place: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.input}: {self.place}" if self.place else self.input
-        return f"{where}: {self.message}"
-
-    def as_dict(self) -> dict[str, str]:
-        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass

@@ -15,8 +15,8 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from audit.decoders import address_class
-from audit.decoders import b64decode_loose
+from stickyguard.audit.decoders import address_class
+from stickyguard.audit.decoders import b64decode_loose
 
 Decoded = dict[str, Any]
 

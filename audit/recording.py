@@ -13,8 +13,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-from datetime import datetime
-from datetime import timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,9 +20,10 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
-from audit import catalog as catalog_mod
-from audit import cookies
-from audit.sources import Exchange
+from stickyguard.audit import catalog as catalog_mod
+from stickyguard.audit import clock
+from stickyguard.audit import cookies
+from stickyguard.audit.records import Exchange
 
 VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("recording.schema.json")
@@ -87,7 +86,7 @@ def record(
     when = exchange.timestamp
     return {
         "v": VERSION,
-        "time": datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        "time": clock.utc_iso(when, "milliseconds")
         if when is not None else None,
         "method": exchange.method,
         "url": exchange.url if keep_query else drop_query_values(exchange.url),
@@ -125,7 +124,7 @@ def exchange(line: dict[str, Any], source: str, place: str) -> Exchange:
         request_headers=[("Cookie", "; ".join(f"{n}=" for n in line.get("request_cookies", [])))]
         if line.get("request_cookies") else [],
         response_headers=headers,
-        timestamp=datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp() if when else None,
+        timestamp=clock.parse_utc_iso(when) if when else None,
         top_level_url=line.get("top_level_url"),
         source=source,
         place=place,

@@ -18,8 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema import FormatChecker
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
-
-from audit import conditions
+from stickyguard.audit import conditions
 
 
 def _default_rules_dir() -> Path:

@@ -16,55 +16,18 @@ import re
 import sys
 from collections.abc import Callable
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Any
 from typing import BinaryIO
 from typing import NoReturn
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
-from audit.findings import InputError
+from stickyguard.audit import clock
+from stickyguard.audit.records import Exchange
+from stickyguard.audit.records import InputError
 
 DEFAULT_URL = "https://example.test/"
 
 Progress = Callable[[int], None]
-
-
-@dataclasses.dataclass
-class Exchange:
-    """One HTTP response and what a cookie audit needs of its request."""
-
-    url: str
-    method: str
-    status: int | None
-    request_headers: list[tuple[str, str]]
-    response_headers: list[tuple[str, str]]
-    timestamp: float | None
-    top_level_url: str | None
-    source: str
-    place: str
-    server_ip: str | None = None
-    # Per Set-Cookie line, classification and decoded evidence a recording already carries.
-    cookie_facts: list[dict[str, Any] | None] | None = None
-
-    def response_header(self, name: str) -> str | None:
-        return _first(self.response_headers, name)
-
-    def request_header(self, name: str) -> str | None:
-        return _first(self.request_headers, name)
-
-    def set_cookie_lines(self) -> list[str]:
-        lines: list[str] = []
-        for k, v in self.response_headers:
-            if k.lower() == "set-cookie":
-                # Some HAR writers fold several Set-Cookie headers into one value with newlines.
-                lines.extend(part for part in v.split("\n") if part.strip())
-        return lines
-
-
-def _first(headers: list[tuple[str, str]], name: str) -> str | None:
-    name = name.lower()
-    return next((v for k, v in headers if k.lower() == name), None)
 
 
 class CaptureError(Exception):
@@ -370,7 +333,7 @@ def _iso_time(value: object) -> float | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return clock.parse_utc_iso(value)
     except ValueError:
         return None
 
@@ -397,7 +360,7 @@ def _is_recording(head: bytes) -> bool:
 
 
 def _read_recording(capture: Capture) -> Iterator[Exchange]:
-    from audit import recording  # the line format module imports this one
+    from stickyguard.audit import recording  # the line format module imports this one
 
     pending = b""
     number = 0

@@ -23,11 +23,10 @@ from pathlib import Path
 from mitmproxy import io as mitm_io
 from mitmproxy.test import tflow
 from mitmproxy.test import tutils
-
-from audit import catalog as catalog_mod
-from audit import engine
-from audit import rules as rule_data
-from audit import sources
+from stickyguard.audit import catalog as catalog_mod
+from stickyguard.audit import engine
+from stickyguard.audit import rules as rule_data
+from stickyguard.audit import sources
 
 AFFINITY = [
     "BIGipServerpool_{k}={ip}.36895.0000; path=/; HttpOnly",

@@ -105,7 +105,7 @@ def main() -> None:
             env=dict(os.environ, PYTHONPATH=str(ROOT))))
         wait(plain_port)
         wait(lb_port)
-        from addons import sealing
+        from stickyguard.addons.balancing import sealing
 
         # A session that already has its cookie (the common case), and clients that never keep one
         # (every request is a new session: place, seal, Set-Cookie).

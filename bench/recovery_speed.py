@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import time
 
-from audit import recovery
+from stickyguard.audit import recovery
 
 
 def main() -> None:

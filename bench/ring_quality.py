@@ -14,7 +14,7 @@ import os
 import statistics
 import time
 
-from addons import ring
+from stickyguard.addons.balancing import ring
 
 
 def quality(n: int, keys: list[bytes], epsilon: float, secret: bytes) -> dict[str, float]:

@@ -11,10 +11,10 @@ import asyncio
 import random
 import time
 
-from addons import affinity
-from addons import backends
-from addons import sealing
-from addons import store
+from stickyguard.addons.balancing import affinity
+from stickyguard.addons.balancing import backends
+from stickyguard.addons.balancing import sealing
+from stickyguard.addons.balancing import store
 
 
 def per_call(fn, n: int) -> float:

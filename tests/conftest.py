@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from audit import catalog as catalog_mod
-from audit import cli
-from audit import rules as rule_data
+from stickyguard.audit import catalog as catalog_mod
+from stickyguard.audit import cli
+from stickyguard.audit import rules as rule_data
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -77,10 +76,10 @@ def run(monkeypatch, capsys):
 
 
 def run_process(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    """`python -m audit ARGS` in a child process, for stdin and the real exit path."""
+    """`python -m stickyguard.audit ARGS` in a child process, for stdin and the real exit path."""
     env = dict(os.environ, SOURCE_DATE_EPOCH=FIXED_EPOCH)
     return subprocess.run(
-        [sys.executable, "-m", "audit", *args],
+        [sys.executable, "-m", "stickyguard.audit", *args],
         input=stdin,
         capture_output=True,
         cwd=ROOT,

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+from stickyguard.audit import cli
 
-from audit import cli
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # real processes: left out of `make check`
@@ -31,6 +31,8 @@ CATALOG = re.compile(r"(<!-- rule-catalog: begin[^\n]*-->\n)(.*?)(<!-- rule-cata
 SKIP = {
     "make demo": ".ci/run runs it on a fresh clone; tests/e2e/test_demo_e2e.py runs `stickyguard demo`",
     "make test": "this is make test",
+    "pipx inject mitmproxy stickyguard": "installs from the package registry; test_packaging.py injects the "
+    "built wheel into a plain mitmproxy venv instead",
     "make check": "make test runs the same lint and type checks and a superset of its tests",
     "python3 -m venv .venv && .venv/bin/pip install -e .": "installs from the package registry; "
     "test_packaging.py installs the built wheel into a fresh venv instead",
@@ -38,6 +40,9 @@ SKIP = {
     "pip wheel --no-deps -w dist . && pip install dist/stickyguard-*.whl": "would replace the installation under "
     "test; test_packaging.py builds the wheel and installs it into a fresh venv",
 }
+# The README's backends are examples on a private network (10.0.0.x); run here, they point at loopback,
+# so no health probe or request leaves the machine.
+PRIVATE_EXAMPLE = re.compile(r"\b10\.0\.0\.\d{1,3}\b")
 PROXY = re.compile(r"^(stickyguard (balance|record)|mitmdump) |--keep-running")
 
 
@@ -93,13 +98,14 @@ def test_readme_command_runs_as_written(workspace, command):
     if command in SKIP:
         pytest.skip(SKIP[command])
     work, env = workspace
+    command = PRIVATE_EXAMPLE.sub("127.0.0.1", command)
     if PROXY.search(command):
         _run_proxy(command, work, env)
         return
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=work, env=env, capture_output=True,
                           text=True, timeout=300)
     # An audit that finds something exits 1 by design (--fail-on); anything else must succeed.
-    allowed = (0, 1) if re.match(r"^(stickyguard|python -m audit) audit ", command) else (0,)
+    allowed = (0, 1) if re.match(r"^(stickyguard|python -m stickyguard.audit) audit ", command) else (0,)
     assert proc.returncode in allowed, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert "Traceback" not in proc.stderr
     if command.startswith("stickyguard demo"):

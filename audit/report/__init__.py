@@ -2,12 +2,12 @@
 
 from collections.abc import Callable
 
-from audit.findings import Report
-from audit.report import html_format
-from audit.report import json_format
-from audit.report import markdown_format
-from audit.report import sarif_format
-from audit.report import table_format
+from stickyguard.audit.findings import Report
+from stickyguard.audit.report import html_format
+from stickyguard.audit.report import json_format
+from stickyguard.audit.report import markdown_format
+from stickyguard.audit.report import sarif_format
+from stickyguard.audit.report import table_format
 
 FORMATS: dict[str, Callable[[Report], str]] = {
     "table": table_format.render,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.cookies import human_duration
-from audit.decoders import describe
-from audit.findings import SEVERITIES
-from audit.findings import Report
+from stickyguard.audit.clock import human_duration
+from stickyguard.audit.decoders import describe
+from stickyguard.audit.findings import SEVERITIES
+from stickyguard.audit.findings import Report
 
 
 def summary_line(report: Report) -> str:

@@ -10,9 +10,9 @@ import html
 from string import Template
 from typing import Any
 
-from audit.findings import SEVERITIES
-from audit.findings import Report
-from audit.report import common
+from stickyguard.audit.findings import SEVERITIES
+from stickyguard.audit.findings import Report
+from stickyguard.audit.report import common
 
 PAGE = Template("""<!DOCTYPE html>
 <html lang="en">

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from audit.findings import Report
+from stickyguard.audit.findings import Report
 
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 

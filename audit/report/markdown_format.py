@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
+from stickyguard.audit.findings import Report
+from stickyguard.audit.report import common
 from tabulate import tabulate
-
-from audit.findings import Report
-from audit.report import common
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 

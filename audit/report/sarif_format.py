@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import re
 
-from audit.findings import Report
-from audit.report import common
+from stickyguard.audit.findings import Report
+from stickyguard.audit.report import common
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}

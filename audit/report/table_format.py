@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from stickyguard.audit.findings import Report
+from stickyguard.audit.report import common
 from tabulate import tabulate
-
-from audit.findings import Report
-from audit.report import common
 
 DEFAULT_TABLE_FORMAT = "simple"
 # Column widths that keep the default table within 80 columns.

@@ -6,8 +6,7 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 from mitmproxy.test import tutils
-
-from addons import auditor
+from stickyguard.addons import auditor
 
 
 def flow(*set_cookies):

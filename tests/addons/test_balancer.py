@@ -5,8 +5,7 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 from mitmproxy.test import tutils
-
-from addons import balancer
+from stickyguard.addons import balancer
 
 SECRET = "0123456789abcdef0123456789abcdef"
 BACKENDS = ["app1=http://127.0.0.1:18081", "app2=http://127.0.0.1:18082,weight=2,route=node2"]
@@ -118,9 +117,8 @@ def test_secret_file_is_created_when_no_secret_is_given(tmp_path):
 def test_no_option_clashes_with_mitmproxy_defaults():
     from mitmproxy import options
     from mitmproxy.tools.dump import DumpMaster
-
-    from addons import auditor
-    from addons import recorder
+    from stickyguard.addons import auditor
+    from stickyguard.addons import recorder
 
     async def go():
         master = DumpMaster(options.Options(), with_termlog=False, with_dumper=False)
@@ -156,8 +154,8 @@ def test_reload_keeps_state_and_takes_a_rotated_key(lb, tmp_path):
 @pytest.mark.parametrize("kind", ["cookie", "app-cookie", "ip", "route"])
 def test_the_balancer_passes_its_own_audit(lb, ruleset, catalog, kind):
     """Whatever the balancer itself sets over HTTPS draws no finding at low or above."""
-    from audit.engine import Audit
-    from audit.sources import exchange_from_flow
+    from stickyguard.audit.engine import Audit
+    from stickyguard.audit.sources import exchange_from_flow
 
     addon, tctx = lb
     tctx.configure(addon, balance_affinity=kind)

@@ -1,6 +1,5 @@
 import pytest
-
-from addons import launch
+from stickyguard.addons import launch
 
 
 def test_audit_commands_are_handed_to_the_audit_cli(capsys):
@@ -58,7 +57,7 @@ def test_bad_balance_options_exit_2(tmp_path, capsys, args, message):
 
 
 def test_top_level_help_lists_every_command(capsys):
-    from addons import launch
+    from stickyguard.addons import launch
 
     assert launch.main(["--help"]) == 0
     out = capsys.readouterr().out

@@ -7,10 +7,9 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 from mitmproxy.test import tutils
-
-from addons import recorder
-from audit import recording
-from audit import sources
+from stickyguard.addons import recorder
+from stickyguard.audit import recording
+from stickyguard.audit import sources
 
 SCHEMA = Draft202012Validator(recording.load_schema(), format_checker=FormatChecker())
 

@@ -1,8 +1,7 @@
 import json
 
 import pytest
-
-from audit import baseline
+from stickyguard.audit import baseline
 
 HEADERS = "tests/data/captures/shop-headers.txt"
 
@@ -46,8 +45,8 @@ def test_bad_baseline(run, tmp_path, content, message):
 
 
 def test_apply_directly(ruleset, catalog):
-    from audit.engine import Audit
-    from audit.sources import Exchange
+    from stickyguard.audit.engine import Audit
+    from stickyguard.audit.records import Exchange
 
     audit = Audit(ruleset, catalog)
     audit.add(Exchange("https://a.example/", "GET", 200, [], [("Set-Cookie", "SERVERID=s1")], None, None, "t", "p"))

@@ -2,11 +2,10 @@ import base64
 import shutil
 
 import pytest
-
-from audit import catalog as catalog_mod
-from audit import rules as rule_data
-from audit.cookies import observe
-from audit.sources import Exchange
+from stickyguard.audit import catalog as catalog_mod
+from stickyguard.audit import rules as rule_data
+from stickyguard.audit.cookies import observe
+from stickyguard.audit.records import Exchange
 
 
 @pytest.mark.parametrize(
@@ -91,7 +90,7 @@ def test_apply_decodes(catalog):
 
 
 def test_every_named_decoder_exists(catalog):
-    from audit.decoders import DECODERS
+    from stickyguard.audit.decoders import DECODERS
 
     assert catalog.decoder_names() <= set(DECODERS)
 

@@ -1,6 +1,6 @@
-from audit import compliance
-from audit.engine import Audit
-from audit.sources import Exchange
+from stickyguard.audit import compliance
+from stickyguard.audit.engine import Audit
+from stickyguard.audit.records import Exchange
 
 
 def report_for(ruleset, catalog, set_cookies, url="https://shop.example/", top=None):

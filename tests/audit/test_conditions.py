@@ -1,13 +1,12 @@
 import json
 
 import pytest
-
-from audit import conditions
-from audit import cookies
-from audit import rules as rule_data
-from audit.catalog import apply
-from audit.conditions import Settings
-from audit.sources import Exchange
+from stickyguard.audit import conditions
+from stickyguard.audit import cookies
+from stickyguard.audit import rules as rule_data
+from stickyguard.audit.catalog import apply
+from stickyguard.audit.conditions import Settings
+from stickyguard.audit.records import Exchange
 
 
 def obs(set_cookie, url="https://shop.example/", top=None, catalog=None):

@@ -1,9 +1,8 @@
 import socket
 
 import pytest
-
-from audit import cookies
-from audit.sources import Exchange
+from stickyguard.audit import cookies
+from stickyguard.audit.records import Exchange
 
 DATE = "Wed, 01 Jan 2025 10:00:00 GMT"
 
@@ -185,15 +184,6 @@ class TestAttributes:
 
 def test_observe_ignores_responses_without_cookies():
     assert cookies.observe(exchange(set_cookies=[])) == []
-
-
-@pytest.mark.parametrize(
-    "seconds,text",
-    [(None, "session"), (1, "1 second"), (45, "45 seconds"), (60, "1 minute"), (5400, "1.5 hours"),
-     (86400, "1 day"), (400 * 86400, "400 days"), (315360000, "10 years")],
-)
-def test_human_duration(seconds, text):
-    assert cookies.human_duration(seconds) == text
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,6 @@
 
 import pytest
-
-from audit import decoders
+from stickyguard.audit import decoders
 
 
 class TestBigip:

@@ -2,10 +2,9 @@ import ipaddress
 import random
 
 import pytest
-
-from audit import decoders
-from audit import encoders
-from audit import recovery
+from stickyguard.audit import decoders
+from stickyguard.audit import encoders
+from stickyguard.audit import recovery
 
 
 def random_ip(rng, v6=False):

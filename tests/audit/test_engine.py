@@ -1,6 +1,6 @@
-from audit import engine
-from audit.conditions import Settings
-from audit.sources import Exchange
+from stickyguard.audit import engine
+from stickyguard.audit.conditions import Settings
+from stickyguard.audit.records import Exchange
 
 
 def ex(set_cookies, url="https://shop.example/", place="entry 0", top=None):

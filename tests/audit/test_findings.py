@@ -1,10 +1,10 @@
 import hashlib
 
-from audit.findings import SEVERITIES
-from audit.findings import Finding
-from audit.findings import InputError
-from audit.findings import Report
-from audit.findings import severity_rank
+from stickyguard.audit.findings import SEVERITIES
+from stickyguard.audit.findings import Finding
+from stickyguard.audit.findings import Report
+from stickyguard.audit.findings import severity_rank
+from stickyguard.audit.records import InputError
 
 
 def finding(rule="SG101", severity="medium", host="a.example", cookie="c", site="a.example"):

@@ -2,8 +2,7 @@ import base64
 import json
 
 import pytest
-
-from audit import leaks
+from stickyguard.audit import leaks
 
 
 def jwt(header, payload):

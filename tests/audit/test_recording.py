@@ -1,10 +1,9 @@
 import json
 
 import pytest
-
-from audit import recording
-from audit import sources
-from audit.sources import Exchange
+from stickyguard.audit import recording
+from stickyguard.audit import sources
+from stickyguard.audit.records import Exchange
 
 
 def ex(set_cookies=(), url="https://shop.example/a?b=1&c=2", headers=()):

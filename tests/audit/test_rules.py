@@ -2,8 +2,8 @@ import shutil
 import textwrap
 
 import pytest
+from stickyguard.audit import rules as rule_data
 
-from audit import rules as rule_data
 from tests.conftest import BAD
 
 GOOD = rule_data.RULES_DIR / "checks" / "SG101-affinity-cookie-missing-secure.yaml"
@@ -88,8 +88,8 @@ def test_fix_for_an_unknown_vendor(tmp_path):
 
 
 def test_vendor_fix_reaches_the_finding(ruleset, catalog):
-    from audit.engine import Audit
-    from audit.sources import Exchange
+    from stickyguard.audit.engine import Audit
+    from stickyguard.audit.records import Exchange
 
     audit = Audit(ruleset, catalog)
     audit.add(Exchange("https://a.example/", "GET", 200, [], [("Set-Cookie", "SERVERID=s1; HttpOnly")],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.server
-import os
 import socket
 import subprocess
 import sys
@@ -80,8 +79,7 @@ class Mitmdump:
         exe = Path(sys.executable).with_name("mitmdump")
         cmd = [str(exe), "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
                "--set", f"confdir={self.confdir}", *args]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.procs.append(proc)
         wait_for_port(port, proc)
         return port

@@ -148,7 +148,6 @@ def test_tampered_cookie_never_routes_elsewhere_and_never_crashes(named_backends
 
 
 def _launch_balance(tmp_path, servers, *extra):
-    import os
     import subprocess
     import sys
 
@@ -156,14 +155,13 @@ def _launch_balance(tmp_path, servers, *extra):
     from tests.e2e.conftest import wait_for_port
 
     port = free_port()
-    cmd = [sys.executable, "-m", "addons.launch", "balance", "--listen", f"127.0.0.1:{port}",
+    cmd = [sys.executable, "-m", "stickyguard.addons.launch", "balance", "--listen", f"127.0.0.1:{port}",
            "--secret-file", str(tmp_path / "secret"), "--confdir", str(tmp_path / "conf"),
            *([] if "--health" in extra else ["--health", ""]), *extra]
     for name, srv in servers.items():
         cmd += ["--backend", f"{name}=http://127.0.0.1:{srv.server_address[1]},route=r-{name}"]
     # The proxy's log (stdout) and errors (stderr) in one stream, read when it stops.
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     wait_for_port(port, proc)
     return port, proc
 

@@ -5,8 +5,8 @@ import json
 import urllib.request
 
 import pytest
+from stickyguard.audit import cli
 
-from audit import cli
 from tests.e2e.conftest import COOKIES
 
 pytestmark = pytest.mark.slow  # real processes: left out of `make check`
@@ -77,7 +77,6 @@ def test_live_auditor_writes_its_report_when_the_proxy_stops(backend, mitmdump, 
 
 def test_stickyguard_record_in_regular_mode(backend, tmp_path):
     """The launcher: `stickyguard record` as a forward proxy, stopped with SIGTERM."""
-    import os
     import signal
     import subprocess
     import sys
@@ -87,9 +86,9 @@ def test_stickyguard_record_in_regular_mode(backend, tmp_path):
     from tests.e2e.conftest import wait_for_port
 
     rec, port = tmp_path / "fwd.jsonl", free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "addons.launch", "record", "--listen", f"127.0.0.1:{port}",
+    proc = subprocess.Popen([sys.executable, "-m", "stickyguard.addons.launch", "record", "--listen", f"127.0.0.1:{port}",
                              "-o", str(rec), "--confdir", str(tmp_path / "conf")],
-                            cwd=ROOT, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                            cwd=ROOT, stderr=subprocess.PIPE)
     try:
         wait_for_port(port, proc)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{port}"}))

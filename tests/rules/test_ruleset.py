@@ -3,10 +3,9 @@
 import re
 
 import pytest
-
-from audit import engine
-from audit import rules as rule_data
-from audit.findings import SEVERITIES
+from stickyguard.audit import engine
+from stickyguard.audit import rules as rule_data
+from stickyguard.audit.findings import SEVERITIES
 
 RULE_FILES = rule_data.rule_files(rule_data.RULES_DIR)
 

@@ -1,5 +1,5 @@
-from audit.findings import Report
-from audit.report import common
+from stickyguard.audit.findings import Report
+from stickyguard.audit.report import common
 
 
 def cookie(**kw):

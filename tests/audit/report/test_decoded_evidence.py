@@ -5,12 +5,12 @@ import json
 
 import pytest
 from ruamel.yaml import YAML
+from stickyguard.audit import catalog as catalog_mod
+from stickyguard.audit import decoders
+from stickyguard.audit import leaks
+from stickyguard.audit import rules as rule_data
+from stickyguard.audit.report import markdown_format
 
-from audit import catalog as catalog_mod
-from audit import decoders
-from audit import leaks
-from audit import rules as rule_data
-from audit.report import markdown_format
 from tests.conftest import DATA
 
 VECTORS = [v for v in YAML(typ="safe").load((DATA / "decoder-vectors.yaml").read_text())
@@ -30,7 +30,7 @@ def evidence_of(vector):
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     """One header dump with every vendor's cookie, rendered in every format."""
-    from audit import cli
+    from stickyguard.audit import cli
 
     work = tmp_path_factory.mktemp("evidence")
     dump = work / "dump.txt"

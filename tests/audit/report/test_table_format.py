@@ -1,6 +1,6 @@
 import pytest
+from stickyguard.audit.report import table_format
 
-from audit.report import table_format
 from tests.conftest import SCENARIOS
 
 
@@ -26,15 +26,16 @@ def test_other_tabulate_formats(render):
 
 
 def test_empty_report(ruleset, catalog):
-    from audit.engine import Audit
+    from stickyguard.audit.engine import Audit
 
     report = Audit(ruleset, catalog).report([], [], "t", {"name": "stickyguard", "version": "0"})
     assert table_format.render(report).endswith("No findings.\n")
 
 
 def test_overview_is_a_screenful_with_sites_and_the_worst_findings(ruleset, catalog):
-    from audit import cli
-    from audit.engine import Audit
+    from stickyguard.audit import cli
+    from stickyguard.audit.engine import Audit
+
     from tests.conftest import ROOT
 
     auditor = Audit(ruleset, catalog)

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 from typing import NamedTuple
 
-from addons.backends import Backend
+from stickyguard.addons.balancing.backends import Backend
 
 
 class CheckSpec(NamedTuple):

@@ -2,10 +2,10 @@
 
 `stickyguard demo` audits it beside its own recording, so a newcomer sees what the audit decodes
 from BIG-IP, NetScaler, HAProxy, AWS, Traefik, ... cookies without visiting those sites. The file
-ships in the package (`addons/demo_data/other-balancers.har`); every value is built here, from
+ships in the package (`addons/demo/data/other-balancers.har`); every value is built here, from
 documentation-range and private addresses, so regenerating it gives the same bytes:
 
-    python -m addons.demo_capture            # rewrites the shipped file
+    python -m stickyguard.addons.demo.capture            # rewrites the shipped file
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from datetime import timezone
 from email.utils import format_datetime
 from pathlib import Path
 
-from audit import encoders
+from stickyguard.audit import clock
+from stickyguard.audit import encoders
 
-PATH = Path(__file__).with_name("demo_data") / "other-balancers.har"
+PATH = Path(__file__).with_name("data") / "other-balancers.har"
 WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 SEED = 6265  # fixed: the opaque values must not change between runs
 
@@ -113,7 +114,7 @@ def build() -> dict:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return clock.utc_iso(moment.timestamp(), "milliseconds")
 
 
 def render() -> str:

@@ -1,8 +1,7 @@
 import asyncio
 
 import pytest
-
-from addons import store
+from stickyguard.addons.balancing import store
 
 
 class Clock:

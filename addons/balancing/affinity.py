@@ -16,11 +16,11 @@ import re
 from collections.abc import Iterable
 from collections.abc import Sequence
 
-from addons import ring as ring_mod
-from addons import sealing
-from addons.backends import Backend
-from addons.backends import Pool
-from addons.store import Store
+from stickyguard.addons.balancing import ring as ring_mod
+from stickyguard.addons.balancing import sealing
+from stickyguard.addons.balancing.backends import Backend
+from stickyguard.addons.balancing.backends import Pool
+from stickyguard.addons.balancing.store import Store
 
 KINDS = ("cookie", "app-cookie", "ip", "route")
 

@@ -1,11 +1,10 @@
 import threading
 
 import pytest
-
-from addons import demo_shop
-from addons.demo_clients import Move
-from addons.demo_clients import Shopper
-from addons.demo_clients import tally
+from stickyguard.addons.demo import shop as demo_shop
+from stickyguard.addons.demo.clients import Move
+from stickyguard.addons.demo.clients import Shopper
+from stickyguard.addons.demo.clients import tally
 
 
 @pytest.fixture

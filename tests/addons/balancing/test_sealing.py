@@ -3,8 +3,7 @@ import os
 import stat
 
 import pytest
-
-from addons import sealing
+from stickyguard.addons.balancing import sealing
 
 A = b"a" * 32
 B = b"b" * 32
@@ -141,8 +140,8 @@ def test_empty_secret_file(tmp_path):
 
 def test_token_passes_the_audit(ruleset, catalog):
     """What the balancer sets reveals nothing: no vendor format, no leak, no decoded evidence."""
-    from audit.engine import Audit
-    from audit.sources import Exchange
+    from stickyguard.audit.engine import Audit
+    from stickyguard.audit.records import Exchange
 
     token = sealer().seal("app-2.internal")
     audit = Audit(ruleset, catalog)
@@ -156,7 +155,7 @@ def test_token_passes_the_audit(ruleset, catalog):
 
 
 def test_the_audit_knows_a_sealed_token_as_stickyguard_s_own_and_decodes_nothing(catalog):
-    from audit.catalog import classify_and_decode
+    from stickyguard.audit.catalog import classify_and_decode
 
     token = sealer().seal("app1")
     found = classify_and_decode(catalog, "sg_affinity", token)

@@ -1,7 +1,7 @@
 """`stickyguard demo`: the whole toolkit at work on loopback, in well under a minute.
 
-Three shop backends (addons/demo_shop.py) run as their own processes; the balancer and the
-recorder run in this process on one mitmproxy; shoppers (addons/demo_clients.py) come in three
+Three shop backends (addons/demo/shop.py) run as their own processes; the balancer and the
+recorder run in this process on one mitmproxy; shoppers (addons/demo/clients.py) come in three
 waves. Before round 3 one backend is killed with SIGKILL, before round 6 it is started again;
 the shoppers pause between rounds, so a backend dies between requests, never during one
 (no balancer can save a request that was inside a backend when it died without retrying it).
@@ -26,11 +26,11 @@ import textwrap
 import time
 from pathlib import Path
 
-from addons import demo_capture
-from addons import launch
-from addons.demo_clients import Shopper
-from addons.demo_clients import Tally
-from addons.demo_clients import tally
+from stickyguard.addons import launch
+from stickyguard.addons.demo import capture as demo_capture
+from stickyguard.addons.demo.clients import Shopper
+from stickyguard.addons.demo.clients import Tally
+from stickyguard.addons.demo.clients import tally
 
 BACKENDS = ("app1", "app2", "app3")
 VICTIM = "app2"
@@ -68,7 +68,7 @@ class ShopProcesses:
     def start(self, name: str) -> None:
         port = self.ports.get(name, 0)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "addons.demo_shop", "--name", name, "--port", str(port)],
+            [sys.executable, "-m", "stickyguard.addons.demo.shop", "--name", name, "--port", str(port)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         )
         self.procs[name] = proc
@@ -136,9 +136,8 @@ def say(text: str) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from mitmproxy import exceptions
-
-    from addons.balancer import Balancer
-    from addons.recorder import Recorder
+    from stickyguard.addons.balancer import Balancer
+    from stickyguard.addons.recorder import Recorder
 
     host, port = launch.listen_address(args.listen) if args.listen else ("127.0.0.1", 0)
     port = port or free_port(host)
@@ -331,17 +330,18 @@ def field(label: str, text: str) -> None:
 
 
 def audit_everything(args: argparse.Namespace) -> None:
-    from audit import cli as audit_cli
-    from audit import engine
-    from audit.conditions import Settings
-    from audit.report import html_format
-    from audit.report import table_format
+    from stickyguard.audit import cli as audit_cli
+    from stickyguard.audit import clock
+    from stickyguard.audit import engine
+    from stickyguard.audit.conditions import Settings
+    from stickyguard.audit.report import html_format
+    from stickyguard.audit.report import table_format
 
     rules, catalog = audit_cli.load([], False)
     auditor = engine.Audit(rules, catalog, Settings())
     paths = [args.recording, str(demo_capture.PATH)]
     inputs, errors = audit_cli.read_inputs(auditor, paths, progress=False)
-    report = auditor.report(inputs, errors, audit_cli.generated_at(), audit_cli.tool_info(rules))
+    report = auditor.report(inputs, errors, clock.generated_at(), audit_cli.tool_info(rules))
     say(textwrap.fill(f"Audit of {args.recording} (this run) and {demo_capture.PATH.name} (other balancers' "
                       "cookies, made by stickyguard's encoders):", width=100))
     say("")

@@ -5,7 +5,7 @@ suffix (`JSESSIONID=<id>.<route>`), as Tomcat behind mod_proxy_balancer does. A 
 session this process does not know (another backend's, or one it lost by dying) starts a new
 session with an empty cart.
 
-    python -m addons.demo_shop --name app1 --port 0      # prints "listening on 127.0.0.1:PORT"
+    python -m stickyguard.addons.demo.shop --name app1 --port 0      # prints "listening on 127.0.0.1:PORT"
 
     GET  /          the shop page (HTML), or the session as JSON with Accept: application/json
     POST /cart      item=NAME adds to the cart; JSON back, or a redirect to / from the page's form
@@ -153,7 +153,7 @@ def serve(name: str, route: str, host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m addons.demo_shop", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m stickyguard.addons.demo.shop", description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True, help="the backend's name, shown on its pages")
     parser.add_argument("--route", help="the jvmRoute suffix of its session ids (default: the name)")
     parser.add_argument("--host", default="127.0.0.1")

@@ -1,14 +1,14 @@
 import json
 import random
 
-from addons import demo_capture
-from audit import cli as audit_cli
-from audit import engine
-from audit.conditions import Settings
+from stickyguard.addons.demo import capture as demo_capture
+from stickyguard.audit import cli as audit_cli
+from stickyguard.audit import engine
+from stickyguard.audit.conditions import Settings
 
 
 def test_the_shipped_capture_is_what_the_encoders_make_now():
-    # Regenerate with `python -m addons.demo_capture` after changing an encoder or a site.
+    # Regenerate with `python -m stickyguard.addons.demo.capture` after changing an encoder or a site.
     assert demo_capture.PATH.read_text(encoding="utf-8") == demo_capture.render()
 
 

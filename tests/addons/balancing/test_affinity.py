@@ -3,11 +3,10 @@ import collections
 import random
 
 import pytest
-
-from addons import affinity
-from addons import backends
-from addons import sealing
-from addons import store
+from stickyguard.addons.balancing import affinity
+from stickyguard.addons.balancing import backends
+from stickyguard.addons.balancing import sealing
+from stickyguard.addons.balancing import store
 
 SECRET = b"k" * 32
 

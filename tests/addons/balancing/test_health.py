@@ -4,9 +4,8 @@ import socket
 import threading
 
 import pytest
-
-from addons import backends
-from addons import health
+from stickyguard.addons.balancing import backends
+from stickyguard.addons.balancing import health
 
 
 @pytest.mark.parametrize("text,spec", [

@@ -2,8 +2,7 @@ import collections
 import os
 
 import pytest
-
-from addons import ring
+from stickyguard.addons.balancing import ring
 
 SECRET = b"s" * 32
 

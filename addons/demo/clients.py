@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field
 
-from addons.demo_shop import ITEMS
+from stickyguard.addons.demo.shop import ITEMS
 
 
 @dataclass

@@ -2,9 +2,8 @@ import argparse
 import os
 
 import pytest
-
-from addons import demo
-from addons import launch
+from stickyguard.addons import launch
+from stickyguard.addons.demo import main as demo
 
 
 def args(**kw):

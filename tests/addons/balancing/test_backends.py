@@ -3,9 +3,8 @@ import random
 import re
 
 import pytest
-
-from addons import backends
-from addons.backends import BackendSpec
+from stickyguard.addons.balancing import backends
+from stickyguard.addons.balancing.backends import BackendSpec
 
 
 @pytest.mark.parametrize("text,spec", [

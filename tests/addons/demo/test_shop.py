@@ -6,8 +6,7 @@ import sys
 import threading
 
 import pytest
-
-from addons import demo_shop
+from stickyguard.addons.demo import shop as demo_shop
 
 
 @pytest.fixture
@@ -70,7 +69,7 @@ def test_the_page_form_and_health(shop):
 
 
 def test_runs_as_a_process_and_stops_quietly_on_sigterm():
-    proc = subprocess.Popen([sys.executable, "-m", "addons.demo_shop", "--name", "x", "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "stickyguard.addons.demo.shop", "--name", "x", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     assert line.startswith("listening on 127.0.0.1:")
@@ -82,7 +81,7 @@ def test_runs_as_a_process_and_stops_quietly_on_sigterm():
 
 
 def test_a_port_in_use_is_a_clear_error(shop):
-    proc = subprocess.run([sys.executable, "-m", "addons.demo_shop", "--name", "x", "--port", str(shop)],
+    proc = subprocess.run([sys.executable, "-m", "stickyguard.addons.demo.shop", "--name", "x", "--port", str(shop)],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"demo_shop: cannot listen on 127.0.0.1:{shop}: ") and "Traceback" not in proc.stderr
