@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from stickyguard.audit import datafiles
 from stickyguard.audit import decoders
 from stickyguard.audit import leaks
-from stickyguard.audit import rules as rule_data
 
 COOKIE_CLASSES = frozenset({"affinity", "other", "any"})
 
@@ -141,21 +141,21 @@ def load(directories: list[Path]) -> Catalog:
     tokens: set[str] = set()
     problems: list[str] = []
     for directory in directories:
-        path = directory / rule_data.CATALOG_FILE
+        path = directory / datafiles.CATALOG_FILE
         if not path.is_file():
             continue
-        data, found = rule_data.load_yaml(path)
-        found = found or rule_data.validate(path, data, "catalog")
+        data, found = datafiles.load_yaml(path)
+        found = found or datafiles.validate(path, data, "catalog")
         if not found:
             found = _check_decoders(path, data)
         if found:
             problems += found
             continue
         for v in data["vendors"]:
-            vendors[str(v["id"])] = rule_data.plain(v)
+            vendors[str(v["id"])] = datafiles.plain(v)
         tokens |= {str(t) for t in data["heuristic"]["tokens"]}
     if problems:
-        raise rule_data.RuleFileError(problems)
+        raise datafiles.RuleFileError(problems)
     return _build(list(vendors.values()), tokens)
 
 
@@ -165,7 +165,7 @@ def _check_decoders(path: Path, data: Any) -> list[str]:
         for j, cookie in enumerate(vendor["cookies"]):
             name = cookie.get("decoder")
             if name is not None and name not in decoders.DECODERS:
-                line = rule_data.line_of(data, ["vendors", i, "cookies", j, "decoder"])
+                line = datafiles.line_of(data, ["vendors", i, "cookies", j, "decoder"])
                 known = ", ".join(sorted(decoders.DECODERS))
                 problems.append(
                     f"{path}:{line}: vendors/{i}/cookies/{j}/decoder: no decoder {name!r} (known: {known})"

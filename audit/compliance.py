@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from stickyguard.audit import evidence
 from stickyguard.audit.findings import SEVERITIES
 from stickyguard.audit.findings import Finding
 from stickyguard.audit.findings import severity_rank
 
 PERSONAL_RULES = frozenset({"SG306", "SG307", "SG308"})
-INTERNAL = frozenset({"private", "loopback", "link-local", "shared", "documentation", "reserved"})
 
 
 def sites(cookies: list[dict[str, Any]], findings: list[Finding]) -> list[dict[str, Any]]:
@@ -62,10 +62,8 @@ def ip_exposure(cookies: list[dict[str, Any]], findings: list[Finding]) -> dict[
     internal: dict[str, list[str]] = {}
     for c in cookies:
         d = c["decoded"] or {}
-        if d.get("address_class") in INTERNAL:
-            addr = f"[{d['ip']}]" if ":" in d["ip"] else d["ip"]
-            where = f"{addr}:{d['port']}" if d.get("port") is not None else addr
-            internal.setdefault(where, []).append(f"{c['host']} {c['name']}")
+        if d.get("address_class") in evidence.INTERNAL_CLASSES:
+            internal.setdefault(evidence.address(d), []).append(f"{c['host']} {c['name']}")
     return {
         "internal_addresses": [{"address": a, "seen_in": sorted(set(w))} for a, w in sorted(internal.items())],
         "client_address_in_cookies": sorted({f"{f.host} {f.cookie}" for f in findings if f.rule == "SG308"}),

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
 
+from stickyguard.audit import evidence
 from stickyguard.audit import leaks
 
 if TYPE_CHECKING:
@@ -73,24 +74,19 @@ def third_party(obs: CookieObservation, arg: bool, settings: Settings) -> bool:
     return obs.third_party is arg
 
 
-_INTERNAL = frozenset({"private", "loopback", "link-local", "shared", "documentation", "reserved"})
-
-
-_NAMES = {
-    "pool-name": ("pool", "vserver", "service_group"),
-    "server-name": ("server", "route", "server_id", "datacenter", "tenant_id", "proxy_id"),
-    "timing": ("created", "last_seen", "first_seen", "process_id"),
-    "personal-data": ("email",),
-    "jwt-personal-claims": ("jwt_personal_claims",),
-}
+# `decodes_to` arguments that fire when the value revealed any key of that evidence group.
+_NAMED_GROUPS = ("pool-name", "server-name", "timing", "personal-data", "jwt-personal-claims")
+# Every argument `decodes_to` understands; rules/schema.json lists the same (tests/audit/test_conditions.py).
+DECODES_TO = (*_NAMED_GROUPS, "encrypted", "backend-url", "backend-hash", "internal-hostname", "port-only",
+              "private-address", "public-address", "any-address")
 
 
 def decodes_to(obs: CookieObservation, arg: str, settings: Settings) -> bool:
     decoded = obs.decoded
     if not decoded:
         return False
-    if arg in _NAMES:
-        return any(decoded.get(key) not in (None, "") for key in _NAMES[arg])
+    if arg in _NAMED_GROUPS:
+        return any(decoded.get(key) not in (None, "") for key in evidence.keys_in(arg))
     if arg == "encrypted":
         return bool(decoded.get("encrypted"))
     if arg == "backend-url":
@@ -106,7 +102,7 @@ def decodes_to(obs: CookieObservation, arg: str, settings: Settings) -> bool:
     if klass is None:
         return False
     if arg == "private-address":
-        return klass in _INTERNAL
+        return klass in evidence.INTERNAL_CLASSES
     if arg == "public-address":
         return klass == "public"
     return arg == "any-address"

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from stickyguard.audit import clock
+from stickyguard.audit.evidence import Decoded
 
-Decoded = dict[str, Any]
 Decoder = Callable[[str, str], "Decoded | None"]
 
 
@@ -394,35 +394,3 @@ DECODERS: dict[str, Decoder] = {
     "imperva": imperva,
     "caddy": caddy,
 }
-
-
-_NOT_NAMES = frozenset({"ip", "port", "address_class", "encrypted", "confidence", "hash", "hash_of", "recovered",
-                        "internal_host", "encoding", "url"})
-
-
-def describe(decoded: Decoded | None) -> str:
-    """One line of evidence, e.g. `10.1.1.100:8080 (private), pool web_pool`."""
-    if not decoded:
-        return ""
-    parts = []
-    if "ip" in decoded:
-        ip = decoded["ip"]
-        host = f"[{ip}]" if ":" in ip else ip
-        addr = f"{host}:{decoded['port']}" if decoded.get("port") is not None else host
-        parts.append(f"{addr} ({decoded['address_class']})")
-    elif decoded.get("host"):
-        parts.append(f"{decoded['host']}:{decoded['port']}" if decoded.get("port") else decoded["host"])
-    elif decoded.get("port") is not None:
-        parts.append(f"port {decoded['port']}")
-    if decoded.get("url"):
-        parts.append(f"URL {decoded['url']}")
-    if decoded.get("recovered"):
-        parts.append(f"recovered from its {decoded['recovered']}")
-    if decoded.get("encrypted"):
-        parts.append("encrypted value")
-    if "hash" in decoded and "ip" not in decoded:
-        parts.append(f"{decoded['hash']} hash of the {decoded['hash_of']}")
-    for key, value in decoded.items():
-        if key not in _NOT_NAMES:
-            parts.append(f"{key.replace('_', ' ')} {value}")
-    return ", ".join(parts)

@@ -18,6 +18,7 @@ from stickyguard.audit import clock
 from stickyguard.audit import compliance
 from stickyguard.audit import cookies
 from stickyguard.audit import decoders
+from stickyguard.audit import evidence
 from stickyguard.audit import recovery
 from stickyguard.audit.catalog import Catalog
 from stickyguard.audit.conditions import CONDITIONS
@@ -100,7 +101,7 @@ class Audit:
     def _record(self, obs: cookies.CookieObservation) -> list[Rule]:
         fired = self.judge(obs)
         row = self._inventory_row(obs)
-        summary = decoders.describe(obs.decoded) if fired and obs.decoded else ""
+        summary = evidence.describe(obs.decoded) if fired and obs.decoded else ""
         for rule in fired:
             if rule.id not in row["rules"]:
                 row["rules"].append(rule.id)

@@ -12,13 +12,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Any
 from urllib.parse import unquote
 
 from stickyguard.audit.decoders import address_class
 from stickyguard.audit.decoders import b64decode_loose
-
-Decoded = dict[str, Any]
+from stickyguard.audit.evidence import Decoded
 
 # Claims that name or reach a person (RFC 7519 §4, OpenID Connect Core §5.1).
 PERSONAL_CLAIMS = ("email", "name", "given_name", "family_name", "preferred_username", "phone_number",

@@ -7,31 +7,23 @@ writes or tunes a rule can fix it without reading Python.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import string
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema import FormatChecker
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 from stickyguard.audit import conditions
+from stickyguard.audit.datafiles import CATALOG_FILE
+from stickyguard.audit.datafiles import RULES_DIR
+from stickyguard.audit.datafiles import RuleFileError
+from stickyguard.audit.datafiles import line_of
+from stickyguard.audit.datafiles import load_yaml
+from stickyguard.audit.datafiles import plain
+from stickyguard.audit.datafiles import validate
 
-
-def _default_rules_dir() -> Path:
-    """Rules ship inside the wheel as audit/rules_data; a checkout keeps them in rules/."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "rules_data", here.parent / "rules"):
-        if (candidate / "schema.json").is_file():
-            return candidate
-    raise RuntimeError(f"stickyguard's rules/ folder is missing next to {here}")
-
-
-RULES_DIR = _default_rules_dir()
-CATALOG_FILE = "affinity-cookies.yaml"
+# RULES_DIR and RuleFileError are part of what loading rules means to a caller.
+__all__ = ["RULES_DIR", "Rule", "RuleFileError", "load_rules", "version"]
 
 # Placeholders a rule message may use; anything else is a rule-file error.
 MESSAGE_FIELDS = frozenset(
@@ -41,84 +33,6 @@ MESSAGE_FIELDS = frozenset(
 # The hundreds a rule id must fall in, by what the rule is about.
 FAMILIES = {1: "cookie attributes, scope and transport", 2: "leaked identifiers",
             3: "privacy: lifetime, consent and tracking", 9: "tool notices"}
-# The one hint a schema message lacks: what to write.
-HINTS = {
-    "basis": "cite the RFC section, law or regulator text this finding touches",
-    "references": "give at least one https:// URL with more on the problem",
-    "tests": "add examples that must match and must not match",
-    "cwe": "name the CWE, e.g. [CWE-614]",
-}
-
-
-class RuleFileError(Exception):
-    """One or more rule files are invalid; `problems` are `file:line: message` lines."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@functools.cache
-def schema() -> dict[str, Any]:
-    data = json.loads((RULES_DIR / "schema.json").read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(data)
-    return data
-
-
-@functools.cache
-def _validator(defname: str) -> Draft202012Validator:
-    return Draft202012Validator(
-        {"$ref": f"#/$defs/{defname}", "$defs": schema()["$defs"]},
-        format_checker=FormatChecker(),
-    )
-
-
-def load_yaml(path: Path) -> tuple[Any, list[str]]:
-    """Round-trip load, which keeps line numbers; a syntax error becomes a problem line."""
-    yaml = YAML(typ="rt")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.load(f), []
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else 1
-        return None, [f"{path}:{line}: YAML syntax: {e.problem or e.context}"]
-    except (OSError, UnicodeDecodeError) as e:
-        return None, [f"{path}:1: cannot read: {e}"]
-
-
-def validate(path: Path, data: Any, defname: str) -> list[str]:
-    """Schema problems of one document, each with the line it is on, sorted by line."""
-    if data is None:
-        return [f"{path}:1: the file is empty"]
-    found = []
-    for error in _validator(defname).iter_errors(data):
-        line = line_of(data, list(error.absolute_path))
-        where = "/".join(str(p) for p in error.absolute_path) or "top level"
-        message = error.message
-        if error.validator == "required":
-            missing = message.split("'")[1] if "'" in message else ""
-            if missing in HINTS:
-                message += f" ({HINTS[missing]})"
-        found.append((line, f"{path}:{line}: {where}: {message}"))
-    return [text for _, text in sorted(found)]
-
-
-def line_of(doc: Any, path: list) -> int:
-    """1-based line of the deepest node on `path` that carries a position."""
-    line = getattr(getattr(doc, "lc", None), "line", 0)
-    node = doc
-    for key in path:
-        lc = getattr(node, "lc", None)
-        try:
-            if lc is not None and isinstance(key, str):
-                line = lc.key(key)[0]
-            elif lc is not None:
-                line = lc.item(key)[0]
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            break
-    return line + 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,15 +69,6 @@ class Rule:
             "remediation": self.remediation,
             "fixes": dict(self.fixes),
         }
-
-
-def plain(data: Any) -> Any:
-    """ruamel's round-trip containers as plain dicts and lists."""
-    if isinstance(data, dict):
-        return {str(k): plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [plain(v) for v in data]
-    return data
 
 
 def rule_files(directory: Path) -> list[Path]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stickyguard.audit.clock import human_duration
-from stickyguard.audit.decoders import describe
+from stickyguard.audit.evidence import describe
 from stickyguard.audit.findings import SEVERITIES
 from stickyguard.audit.findings import Report
 

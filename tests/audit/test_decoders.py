@@ -1,6 +1,7 @@
 
 import pytest
 from stickyguard.audit import decoders
+from stickyguard.audit import evidence
 
 
 class TestBigip:
@@ -69,15 +70,6 @@ def test_address_class(ip, klass):
     assert decoders.address_class(ip) == klass
 
 
-def test_describe():
-    assert decoders.describe(None) == ""
-    assert decoders.describe(decoders.bigip("BIGipServerweb_pool", "1677787402.36895.0000")) == (
-        "10.1.1.100:8080 (private), pool web_pool")
-    assert decoders.describe(decoders.bigip("BIGipServerv6", "rd3o20010db8000000000000000000000030o80")) == (
-        "[2001:db8::30]:80 (documentation), pool v6, route domain 3")
-    assert decoders.describe({"encrypted": True, "pool": "p", "confidence": "high"}) == "encrypted value, pool p"
-
-
 def test_registry_names_functions():
     assert all(decoders.DECODERS[name] is getattr(decoders, name) for name in decoders.DECODERS)
 
@@ -111,7 +103,19 @@ def test_vector(catalog, vector):
     assert decoded is not None
     for key, value in vector["decoded"].items():
         assert str(decoded[key]) == str(value), key
+    # Every key a decoder returns is declared in audit/evidence.py, so conditions and reports know it.
+    assert evidence.undeclared(decoded) == set()
     assert vector["source"]
+
+
+def test_every_decoder_has_a_vector(catalog):
+    """A new decoder comes with at least one vector from a public source (tests/data/decoder-vectors.yaml)."""
+    used = set()
+    for v in VECTORS:
+        found = catalog.classify(v["name"], v["value"])
+        if v["kind"] not in ("negative", "detect-only") and found and found.decoder:
+            used.add(found.decoder)
+    assert set(decoders.DECODERS) - used == set()
 
 
 def test_every_catalog_vendor_has_a_vector(catalog):

@@ -1,5 +1,4 @@
 import shutil
-import textwrap
 
 import pytest
 from stickyguard.audit import rules as rule_data
@@ -131,20 +130,3 @@ def test_loaded_rule_shape(ruleset):
     assert "\n" not in rule.message and "  " not in rule.message
     described = rule.describe()
     assert described["peers"][0] == {"scanner": "OWASP ZAP", "id": "10011", "url": "https://www.zaproxy.org/docs/alerts/10011/"}
-
-
-def test_schema_is_valid_2020_12():
-    assert rule_data.schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-
-
-def test_line_of_walks_into_lists(tmp_path):
-    path = tmp_path / "x.yaml"
-    path.write_text(textwrap.dedent("""\
-        a:
-          - b: 1
-          - b: 2
-            c: 3
-        """))
-    data, _ = rule_data.load_yaml(path)
-    assert rule_data.line_of(data, ["a", 1, "c"]) == 4
-    assert rule_data.line_of(data, ["a", 7]) == 1

@@ -7,6 +7,7 @@ import pytest
 from ruamel.yaml import YAML
 from stickyguard.audit import catalog as catalog_mod
 from stickyguard.audit import decoders
+from stickyguard.audit import evidence
 from stickyguard.audit import leaks
 from stickyguard.audit import rules as rule_data
 from stickyguard.audit.report import markdown_format
@@ -24,7 +25,7 @@ def evidence_of(vector):
     decoded = decoders.DECODERS[found.decoder](vector["name"], vector["value"])
     if not any(k not in ("confidence", "hash", "hash_of") for k in decoded):
         decoded = leaks.find(vector["value"]) or decoded
-    return decoders.describe(decoded)
+    return evidence.describe(decoded)
 
 
 @pytest.fixture(scope="module")
