@@ -18,14 +18,14 @@ from stickyguard.audit.findings import SEVERITIES
 from stickyguard.audit.findings import Finding
 from stickyguard.audit.findings import severity_rank
 
-PERSONAL_RULES = frozenset({"SG306", "SG307", "SG308"})
 
-
-def sites(cookies: list[dict[str, Any]], findings: list[Finding]) -> list[dict[str, Any]]:
+def sites(cookies: list[dict[str, Any]], findings: list[Finding], personal_rules: set[str]) -> list[dict[str, Any]]:
+    """Per site: its affinity cookies and whether they may claim the consent exemption. `personal_rules`:
+    the ids of rules tagged personal-data in their YAML."""
     by_site: dict[str, list[dict[str, Any]]] = {}
     for c in cookies:
         by_site.setdefault(c["site"], []).append(c)
-    personal = {(f.host, f.cookie) for f in findings if f.rule in PERSONAL_RULES}
+    personal = {(f.host, f.cookie) for f in findings if f.rule in personal_rules}
     out = []
     for site, rows in sorted(by_site.items()):
         affinity = [c for c in rows if c["affinity"]]
@@ -57,7 +57,8 @@ def sites(cookies: list[dict[str, Any]], findings: list[Finding]) -> list[dict[s
     return out
 
 
-def ip_exposure(cookies: list[dict[str, Any]], findings: list[Finding]) -> dict[str, Any]:
+def ip_exposure(cookies: list[dict[str, Any]], findings: list[Finding],
+                client_address_rules: set[str]) -> dict[str, Any]:
     """Internal addresses the cookies reveal, and cookies that store the client's address."""
     internal: dict[str, list[str]] = {}
     for c in cookies:
@@ -66,7 +67,8 @@ def ip_exposure(cookies: list[dict[str, Any]], findings: list[Finding]) -> dict[
             internal.setdefault(evidence.address(d), []).append(f"{c['host']} {c['name']}")
     return {
         "internal_addresses": [{"address": a, "seen_in": sorted(set(w))} for a, w in sorted(internal.items())],
-        "client_address_in_cookies": sorted({f"{f.host} {f.cookie}" for f in findings if f.rule == "SG308"}),
+        "client_address_in_cookies": sorted({f"{f.host} {f.cookie}" for f in findings
+                                             if f.rule in client_address_rules}),
     }
 
 

@@ -209,6 +209,9 @@ class Audit:
             "prefix_problems": ", ".join(obs.prefix_problems) or "nothing",
         }
 
+    def _tagged(self, tag: str) -> set[str]:
+        return {r.id for r in self.rules if tag in r.tags}
+
     def _recover_hashed(self) -> None:
         """Hash every candidate once against every hashed value seen, then judge those cookies."""
         pending, self._hashed = self._hashed, []
@@ -244,8 +247,8 @@ class Audit:
             findings=findings,
             errors=list(errors),
             show_values=self.show_values,
-            sites=compliance.sites(inventory, findings),
-            ip_exposure=compliance.ip_exposure(inventory, findings),
+            sites=compliance.sites(inventory, findings, self._tagged("personal-data")),
+            ip_exposure=compliance.ip_exposure(inventory, findings, self._tagged("client-address")),
             charts=compliance.charts(inventory, findings),
         )
 

@@ -53,6 +53,7 @@ class Rule:
     examples: dict[str, list[dict[str, str]]]
     path: str
     fixes: tuple[tuple[str, str], ...] = ()  # (vendor id, fix in that product's configuration)
+    tags: frozenset[str] = frozenset()  # personal-data, client-address: read by the compliance summary
 
     def describe(self) -> dict[str, Any]:
         """What reports say about a rule that ran."""
@@ -99,6 +100,7 @@ def load_rule_file(path: Path) -> tuple[Rule | None, list[str]]:
         basis=tuple(d["basis"]),
         references=tuple(d["references"]),
         peers=tuple(d.get("peers", [])),
+        tags=frozenset(d.get("tags", [])),
         cookie=d["match"]["cookie"],
         conditions=tuple(next(iter(c.items())) for c in d["match"]["all"]),
         message=" ".join(d["message"].split()),

@@ -10,7 +10,7 @@ def report_for(ruleset, catalog, set_cookies, url="https://shop.example/", top=N
 
 
 def verdict(report):
-    (site,) = compliance.sites(report.cookies, report.findings)
+    (site,) = compliance.sites(report.cookies, report.findings, {"SG306", "SG307", "SG308"})
     return site["exemption"]
 
 
@@ -33,15 +33,20 @@ def test_no_affinity_cookie(ruleset, catalog):
 
 def test_site_summary_counts(ruleset, catalog):
     r = report_for(ruleset, catalog, ["BIGipServerweb=1677787402.36895.0000", "AWSALB=x", "theme=dark"])
-    (site,) = compliance.sites(r.cookies, r.findings)
+    (site,) = compliance.sites(r.cookies, r.findings, set())
     assert (site["cookies"], site["affinity_cookies"], site["worst"]) == (3, 2, "high")
     assert site["vendors"] == {"AWS Application Load Balancer": 1, "F5 BIG-IP LTM": 1}
 
 
 def test_ip_exposure_and_charts(ruleset, catalog):
     r = report_for(ruleset, catalog, ["BIGipServerweb=1677787402.36895.0000", "sticky-host=MS4yLjMuNDo4MA=="])
-    exposure = compliance.ip_exposure(r.cookies, r.findings)
+    exposure = compliance.ip_exposure(r.cookies, r.findings, {"SG308"})
     assert exposure["internal_addresses"] == [{"address": "10.1.1.100:8080", "seen_in": ["shop.example BIGipServerweb"]}]
     charts = compliance.charts(r.cookies, r.findings)
     assert list(charts["findings_by_severity"]) == ["critical", "high", "medium", "low", "info"]
     assert charts["affinity_cookies_by_vendor"] == {"F5 BIG-IP LTM": 1, "Envoy stateful session": 1}
+
+
+def test_the_personal_data_rules_are_the_ones_tagged_so_in_their_yaml(ruleset):
+    assert {r.id for r in ruleset if "personal-data" in r.tags} == {"SG306", "SG307", "SG308"}
+    assert {r.id for r in ruleset if "client-address" in r.tags} == {"SG308"}
