@@ -34,18 +34,14 @@ except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on
 from stickyguard.audit import cli as audit_cli
 from stickyguard.audit import clock
 from stickyguard.audit import engine
+from stickyguard.audit import report as report_formats
 from stickyguard.audit import rules as rule_data
 from stickyguard.audit import sources
 from stickyguard.audit.report import FORMATS
 
-EXTENSIONS = {".html": "html", ".htm": "html", ".json": "json", ".sarif": "sarif", ".md": "markdown",
-              ".txt": "table"}
-
 
 def format_for(path: str, explicit: str) -> str:
-    if explicit:
-        return explicit
-    return EXTENSIONS.get(Path(path).suffix.lower(), "html")
+    return explicit or report_formats.for_path(path).name
 
 
 class Auditor:
@@ -104,7 +100,7 @@ class Auditor:
         inputs = [{"path": "live traffic", "kind": "live", "sha256": None, "exchanges": self.responses}]
         report = self.audit.report(inputs, [], clock.generated_at(), audit_cli.tool_info(self.audit.rules))
         try:
-            Path(path).write_text(FORMATS[fmt](report), encoding="utf-8")
+            Path(path).write_text(FORMATS[fmt].render(report), encoding="utf-8")
         except OSError as e:
             raise exceptions.CommandError(f"cannot write {path}: {e.strerror or e}") from e
         logging.info(f"stickyguard: wrote {path}: {len(report.findings)} findings from {self.responses} responses")

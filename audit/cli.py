@@ -8,7 +8,6 @@ each, naming the file and the place; never a traceback for a user mistake.
 from __future__ import annotations
 
 import argparse
-import functools
 import ipaddress
 import json
 import os
@@ -215,10 +214,9 @@ def run_audit(args: argparse.Namespace) -> int:
     report = auditor.report(inputs, errors, clock.generated_at(), tool_info(rules))
     if earlier is not None:
         baseline.apply(report, earlier, args.baseline)
-    render = FORMATS[args.format]
-    if args.format == "table":
-        render = functools.partial(table_format.render, tablefmt=args.table_format)
-    text = render(report)
+    options = {"tablefmt": args.table_format}
+    fmt = FORMATS[args.format]
+    text = fmt.render(report, **{k: v for k, v in options.items() if k in fmt.options})
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")

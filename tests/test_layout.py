@@ -8,7 +8,7 @@ PACKAGES = ("audit", "addons")
 NOT_MODULES = {"__init__.py", "__main__.py"}
 # Test modules that test the whole rather than one module.
 WHOLE = {"tests/test_layout.py", "tests/test_packaging.py", "tests/rules/test_ruleset.py", "tests/conftest.py",
-         "tests/audit/report/test_decoded_evidence.py", "tests/test_readme.py"}
+         "tests/audit/report/test_decoded_evidence.py", "tests/audit/report/test_formats.py", "tests/test_readme.py"}
 
 
 def source_modules():

@@ -1,6 +1,15 @@
-"""Report formats: one pure `render(report) -> str` per module, chosen by name from FORMATS."""
+"""Report formats: one pure `render(report) -> str` per module, each described once in FORMATS.
 
+A format is a record: its name (`--format`), how it renders, the file extensions that choose it when a
+report file is named without a format (the first is the one it writes), and the options its renderer
+takes beyond the report. The CLI, the live auditor and the tests all read this list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 
 from stickyguard.audit.findings import Report
 from stickyguard.audit.report import html_format
@@ -9,10 +18,29 @@ from stickyguard.audit.report import markdown_format
 from stickyguard.audit.report import sarif_format
 from stickyguard.audit.report import table_format
 
-FORMATS: dict[str, Callable[[Report], str]] = {
-    "table": table_format.render,
-    "markdown": markdown_format.render,
-    "json": json_format.render,
-    "sarif": sarif_format.render,
-    "html": html_format.render,
-}
+
+@dataclasses.dataclass(frozen=True)
+class Format:
+    name: str
+    render: Callable[..., str]  # render(report, **options) -> str
+    extensions: tuple[str, ...]
+    options: tuple[str, ...] = ()  # keyword options of render, e.g. table's tablefmt
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("table", table_format.render, (".txt",), options=("tablefmt",)),
+    Format("markdown", markdown_format.render, (".md",)),
+    Format("json", json_format.render, (".json",)),
+    Format("sarif", sarif_format.render, (".sarif",)),
+    Format("html", html_format.render, (".html", ".htm")),
+)}
+
+
+def for_path(path: str, default: str = "html") -> Format:
+    """The format a report file's extension names (`report.md` is Markdown), else `default`."""
+    suffix = Path(path).suffix.lower()
+    return next((f for f in FORMATS.values() if suffix in f.extensions), FORMATS[default])
+
+
+def render(report: Report, name: str, **options: object) -> str:
+    return FORMATS[name].render(report, **options)

@@ -10,6 +10,7 @@ from stickyguard.audit import decoders
 from stickyguard.audit import evidence
 from stickyguard.audit import leaks
 from stickyguard.audit import rules as rule_data
+from stickyguard.audit.report import FORMATS
 from stickyguard.audit.report import markdown_format
 
 from tests.conftest import DATA
@@ -17,7 +18,6 @@ from tests.conftest import DATA
 VECTORS = [v for v in YAML(typ="safe").load((DATA / "decoder-vectors.yaml").read_text())
            if v["kind"] not in ("negative", "detect-only")]
 CATALOG = catalog_mod.load([rule_data.RULES_DIR])
-FORMATS = ("json", "sarif", "markdown", "html", "table")
 
 
 def evidence_of(vector):
