@@ -31,22 +31,16 @@ except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on
                   "stickyguard`, or `pip install stickyguard` in mitmproxy's environment")
     raise SystemExit(1) from None
 
-from stickyguard.audit import cli as audit_cli
-from stickyguard.audit import clock
-from stickyguard.audit import engine
-from stickyguard.audit import report as report_formats
-from stickyguard.audit import rules as rule_data
-from stickyguard.audit import sources
-from stickyguard.audit.report import FORMATS
+from stickyguard.audit import api
 
 
 def format_for(path: str, explicit: str) -> str:
-    return explicit or report_formats.for_path(path).name
+    return explicit or api.report_format_for(path).name
 
 
 class Auditor:
     def __init__(self) -> None:
-        self.audit: engine.Audit | None = None
+        self.audit: api.Audit | None = None
         self.responses = 0
 
     def load(self, loader) -> None:
@@ -62,26 +56,26 @@ class Auditor:
         )
 
     def configure(self, updated) -> None:
-        if "audit_format" in updated and ctx.options.audit_format not in ("", *FORMATS):
+        if "audit_format" in updated and ctx.options.audit_format not in ("", *api.FORMATS):
             raise exceptions.OptionsError(
-                f"audit_format must be one of {', '.join(sorted(FORMATS))}, not {ctx.options.audit_format!r}")
+                f"audit_format must be one of {', '.join(sorted(api.FORMATS))}, not {ctx.options.audit_format!r}")
         if "audit_rules" in updated or self.audit is None:
             extra = [Path(d) for d in ctx.options.audit_rules]
             missing = [str(d) for d in extra if not d.is_dir()]
             if missing:
                 raise exceptions.OptionsError(f"audit_rules: not a folder: {missing[0]}")
             try:
-                rules, catalog = audit_cli.load(extra, only=False)
-            except rule_data.RuleFileError as e:
+                rules, catalog = api.load_rules(extra)
+            except api.RuleFileError as e:
                 raise exceptions.OptionsError(f"audit_rules: {e.problems[0]}") from e
-            self.audit = engine.Audit(rules, catalog)
+            self.audit = api.new_audit(rules, catalog)
 
     def response(self, flow: http.HTTPFlow) -> None:
         if self.audit is None or flow.response is None:
             return
         before = self.audit.finding_count
         try:
-            self.audit.add(sources.exchange_from_flow(flow, "live", flow.request.pretty_url))
+            self.audit.add(api.exchange_from_flow(flow, "live", flow.request.pretty_url))
         except Exception as e:  # one odd response must never stop the proxy
             logging.warning(f"auditor: skipped {flow.request.pretty_url}: {e}")
             return
@@ -98,9 +92,9 @@ class Auditor:
     def write(self, path: str, fmt: str) -> None:
         assert self.audit is not None
         inputs = [{"path": "live traffic", "kind": "live", "sha256": None, "exchanges": self.responses}]
-        report = self.audit.report(inputs, [], clock.generated_at(), audit_cli.tool_info(self.audit.rules))
+        report = api.report(self.audit, inputs, [])
         try:
-            Path(path).write_text(FORMATS[fmt].render(report), encoding="utf-8")
+            Path(path).write_text(api.FORMATS[fmt].render(report), encoding="utf-8")
         except OSError as e:
             raise exceptions.CommandError(f"cannot write {path}: {e.strerror or e}") from e
         logging.info(f"stickyguard: wrote {path}: {len(report.findings)} findings from {self.responses} responses")

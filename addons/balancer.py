@@ -43,7 +43,7 @@ from stickyguard.addons.balancing import backends
 from stickyguard.addons.balancing import health
 from stickyguard.addons.balancing import sealing
 from stickyguard.addons.balancing import store
-from stickyguard.audit import cookies as audit_cookies
+from stickyguard.audit import api as audit_api
 
 SECRET_ENV = "STICKYGUARD_BALANCE_SECRET"
 # The last check before connecting: one TCP connect, bounded (mitmproxy has no connect timeout).
@@ -276,9 +276,9 @@ class Balancer:
             flow.response.headers.add("Set-Cookie", f"{name}={token}; {attrs}")
         elif isinstance(s, affinity.AppCookieAffinity):
             for line in flow.response.headers.get_all("set-cookie"):
-                parsed = audit_cookies.parse_set_cookie(line)
+                parsed = audit_api.parse_set_cookie(line)
                 if parsed and parsed[0] == s.cookie_name:
-                    lifetime = audit_cookies.lifetime(parsed[2], flow.response.timestamp_start or 0)
+                    lifetime = audit_api.cookie_lifetime(parsed[2], flow.response.timestamp_start or 0)
                     try:
                         await s.learn(parsed[1], served.name, lifetime)
                     except store.StoreUnavailable as e:

@@ -35,10 +35,7 @@ except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on
                   "stickyguard`, or `pip install stickyguard` in mitmproxy's environment")
     raise SystemExit(1) from None
 
-from stickyguard.audit import catalog as catalog_mod
-from stickyguard.audit import recording
-from stickyguard.audit import rules as rule_data
-from stickyguard.audit import sources
+from stickyguard.audit import api
 
 KEY_ENV = "STICKYGUARD_RECORD_KEY"
 
@@ -49,7 +46,7 @@ class Recorder:
         self.path: Path | None = None
         self.filter: flowfilter.TFilter | None = None
         self.key: bytes = b""
-        self.catalog: catalog_mod.Catalog | None = None
+        self.catalog: api.Catalog | None = None
         self.lines = 0
 
     def load(self, loader) -> None:
@@ -96,7 +93,7 @@ class Recorder:
             secret = ctx.options.record_key or os.environ.get(KEY_ENV)
             self.key = secret.encode() if secret else secrets.token_bytes(32)
         if self.catalog is None:
-            self.catalog = catalog_mod.load([rule_data.RULES_DIR])
+            self.catalog = api.load_catalog()
         if "record_file" in updated:
             self._close()
             if ctx.options.record_file:
@@ -120,11 +117,11 @@ class Recorder:
             self._write(line)
 
     def line_for(self, flow: http.HTTPFlow) -> dict | None:
-        exchange = sources.exchange_from_flow(flow, "live", "")
+        exchange = api.exchange_from_flow(flow, "live", "")
         server = flow.server_conn.peername or flow.server_conn.address
         client = flow.client_conn.peername
         assert self.catalog is not None
-        return recording.record(
+        return api.record_line(
             exchange,
             self.catalog,
             self.key,

@@ -18,9 +18,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import stickyguard.audit as audit
+from stickyguard.audit import api
 from stickyguard.audit import baseline
 from stickyguard.audit import catalog as catalog_mod
-from stickyguard.audit import clock
 from stickyguard.audit import engine
 from stickyguard.audit import recovery
 from stickyguard.audit import rules as rule_data
@@ -34,7 +34,7 @@ from stickyguard.audit.report import table_format
 from tabulate import tabulate
 from tabulate import tabulate_formats
 
-PROG = "stickyguard"
+PROG = api.NAME
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller captures read too fast for a bar to help
 
 
@@ -158,40 +158,10 @@ def _error(text: str) -> None:
     print(f"{PROG}: error: {text}", file=sys.stderr)
 
 
-def _rule_dirs(extra: list[Path], only: bool) -> list[Path]:
+def load(extra: list[Path], only: bool) -> tuple[list[rule_data.Rule], catalog_mod.Catalog]:
     if only and not extra:
         raise UsageError("--only-rules needs at least one --rules DIR")
-    return extra if only else [rule_data.RULES_DIR, *extra]
-
-
-def load(extra: list[Path], only: bool) -> tuple[list[rule_data.Rule], catalog_mod.Catalog]:
-    dirs = _rule_dirs(extra, only)
-    catalog = catalog_mod.load([rule_data.RULES_DIR, *extra])
-    return rule_data.load_rules(dirs, catalog.cookie_classes()), catalog
-
-
-def read_inputs(auditor: engine.Audit, paths: list[str], url: str = sources.DEFAULT_URL,
-                progress: bool = True) -> tuple[list, list]:
-    """Feed every capture to the auditor: (what was read, the input errors met)."""
-    inputs, errors = [], []
-    for path in paths:
-        bar = _progress_bar(path) if progress else None
-        try:
-            capture = sources.open_capture(path, url=url, progress=bar)
-        except sources.CaptureError as e:
-            errors.append(e.error)
-            continue
-        for exchange in capture.exchanges():
-            auditor.add(exchange)
-        if bar:
-            bar.done()
-        inputs.append(capture.describe())
-        errors.extend(capture.errors)
-    return inputs, errors
-
-
-def tool_info(rules: list[rule_data.Rule]) -> dict:
-    return {"name": PROG, "version": audit.__version__, "rules": rule_data.version(rules)}
+    return api.load_rules(extra, only)
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -207,11 +177,12 @@ def run_audit(args: argparse.Namespace) -> int:
         raise UsageError(f"--baseline: {e}") from None
     rules, catalog = load(args.rules, args.only_rules)
     settings = Settings(max_lifetime_seconds=args.max_lifetime, client_ip=args.client_ip)
-    auditor = engine.Audit(rules, catalog, settings, show_values=args.show_values, candidates=ranges)
-    inputs, errors = read_inputs(auditor, args.inputs, args.url, progress=not args.no_progress)
+    auditor = api.new_audit(rules, catalog, settings, show_values=args.show_values, candidates=ranges)
+    bar = None if args.no_progress else _progress_bar
+    inputs, errors = api.read_inputs(auditor, args.inputs, args.url, progress=bar)
     for error in errors:
         _error(str(error))
-    report = auditor.report(inputs, errors, clock.generated_at(), tool_info(rules))
+    report = api.report(auditor, inputs, errors)
     if earlier is not None:
         baseline.apply(report, earlier, args.baseline)
     options = {"tablefmt": args.table_format}

@@ -330,23 +330,17 @@ def field(label: str, text: str) -> None:
 
 
 def audit_everything(args: argparse.Namespace) -> None:
-    from stickyguard.audit import cli as audit_cli
-    from stickyguard.audit import clock
-    from stickyguard.audit import engine
-    from stickyguard.audit.conditions import Settings
-    from stickyguard.audit.report import html_format
+    from stickyguard.audit import api
     from stickyguard.audit.report import table_format
 
-    rules, catalog = audit_cli.load([], False)
-    auditor = engine.Audit(rules, catalog, Settings())
-    paths = [args.recording, str(demo_capture.PATH)]
-    inputs, errors = audit_cli.read_inputs(auditor, paths, progress=False)
-    report = auditor.report(inputs, errors, clock.generated_at(), audit_cli.tool_info(rules))
+    auditor = api.new_audit(*api.load_rules())
+    inputs, errors = api.read_inputs(auditor, [args.recording, str(demo_capture.PATH)])
+    report = api.report(auditor, inputs, errors)
     say(textwrap.fill(f"Audit of {args.recording} (this run) and {demo_capture.PATH.name} (other balancers' "
                       "cookies, made by stickyguard's encoders):", width=100))
     say("")
     sys.stdout.write(table_format.render_overview(report))
-    Path(args.report).write_text(html_format.render(report), encoding="utf-8")
+    Path(args.report).write_text(api.FORMATS["html"].render(report), encoding="utf-8")
     say("")
     say(f"The full compliance report: {Path(args.report).resolve()}")
     say(f"The same from the command line: stickyguard audit {args.recording} {demo_capture.PATH}")

@@ -2,9 +2,7 @@ import json
 import random
 
 from stickyguard.addons.demo import capture as demo_capture
-from stickyguard.audit import cli as audit_cli
-from stickyguard.audit import engine
-from stickyguard.audit.conditions import Settings
+from stickyguard.audit import api
 
 
 def test_the_shipped_capture_is_what_the_encoders_make_now():
@@ -23,10 +21,10 @@ def test_every_site_is_its_own_registrable_domain_and_one_request_is_third_party
 
 
 def test_the_audit_decodes_what_each_balancer_leaks():
-    rules, catalog = audit_cli.load([], False)
-    auditor = engine.Audit(rules, catalog, Settings())
-    inputs, errors = audit_cli.read_inputs(auditor, [str(demo_capture.PATH)], progress=False)
-    report = auditor.report(inputs, errors, "2026-11-29T00:00:00Z", audit_cli.tool_info(rules)).as_dict()
+    rules, catalog = api.load_rules()
+    auditor = api.new_audit(rules, catalog)
+    inputs, errors = api.read_inputs(auditor, [str(demo_capture.PATH)])
+    report = auditor.report(inputs, errors, "2026-11-29T00:00:00Z", api.tool_info(rules)).as_dict()
     assert errors == []
     decoded = {(c["host"], c["name"]): c["decoded"] or {} for c in report["cookies"]}
     assert decoded[("www.shop.example", "BIGipServer~Common~shop_pool")]["ip"] == "10.1.20.11"

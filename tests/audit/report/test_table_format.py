@@ -33,13 +33,13 @@ def test_empty_report(ruleset, catalog):
 
 
 def test_overview_is_a_screenful_with_sites_and_the_worst_findings(ruleset, catalog):
-    from stickyguard.audit import cli
+    from stickyguard.audit import api
     from stickyguard.audit.engine import Audit
 
     from tests.conftest import ROOT
 
     auditor = Audit(ruleset, catalog)
-    inputs, errors = cli.read_inputs(auditor, [str(ROOT / "tests/data/captures/chrome-shop.har")], progress=False)
+    inputs, errors = api.read_inputs(auditor, [str(ROOT / "tests/data/captures/chrome-shop.har")])
     report = auditor.report(inputs, errors, "t", {"name": "stickyguard", "version": "0"})
     text = table_format.render_overview(report, worst=3)
     assert text.startswith("stickyguard 0: 1 input, ")
