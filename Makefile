@@ -37,6 +37,7 @@ lint: $(STAMP)
 	@ln -sfn ../../../audit build/typecheck/stickyguard/audit
 	@ln -sfn ../../../addons build/typecheck/stickyguard/addons
 	$(VENV)/bin/python -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 # Not part of `make test`: a long run that prints throughput and memory ratios.
 bench: $(STAMP)

@@ -28,10 +28,12 @@ from stickyguard.audit.findings import Report
 from stickyguard.audit.report import FORMATS
 from stickyguard.audit.report import Format
 from stickyguard.audit.report import for_path
+from stickyguard.audit.report import table_format
 
 __all__ = ["Audit", "Catalog", "cookie_lifetime", "exchange_from_flow", "Format", "FORMATS", "generated_at",
-           "load_catalog", "load_rules", "new_audit", "parse_set_cookie", "read_inputs", "record_line", "report",
-           "Report", "report_format_for", "Rule", "RuleFileError", "RULES_DIR", "Settings", "tool_info"]
+           "load_catalog", "load_rules", "new_audit", "parse_set_cookie", "read_inputs", "record_line",
+           "render_overview", "Report", "report", "report_format_for", "Rule", "RuleFileError", "RULES_DIR",
+           "Settings", "tool_info"]
 
 NAME = "stickyguard"
 generated_at = clock.generated_at
@@ -46,6 +48,8 @@ record_line = recording.record
 # learns application cookies with these).
 parse_set_cookie = cookies.parse_set_cookie
 cookie_lifetime = cookies.lifetime
+# One screenful: the inputs, the sites and the worst findings (the demo prints it).
+render_overview = table_format.render_overview
 
 
 def load_rules(extra: list[Path] = (), only: bool = False  # type: ignore[assignment]

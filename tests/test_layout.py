@@ -38,12 +38,28 @@ def test_every_test_module_has_a_module():
     assert orphans == []
 
 
-def test_audit_never_imports_addons():
-    import re
+def test_a_broken_import_contract_fails_lint_imports(tmp_path):
+    """The import contracts in pyproject.toml hold for the code, and an import that breaks one fails
+    `lint-imports` (run by make check and make test): here audit imports an addon, in a copy."""
+    import shutil
+    import subprocess
+    import sys
 
-    imports = re.compile(r"^\s*(import addons|from addons\b)", re.MULTILINE)
-    offenders = [str(p) for p in (ROOT / "audit").rglob("*.py") if imports.search(p.read_text())]
-    assert offenders == []
+    tree = tmp_path / "stickyguard"
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tree / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    lint = [str(Path(sys.executable).with_name("lint-imports")), "--config", str(tmp_path / "pyproject.toml"),
+            "--no-cache"]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
+    kept = subprocess.run(lint, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert kept.returncode == 0, kept.stdout[-3000:] + kept.stderr[-2000:]
+    with open(tree / "audit" / "clock.py", "a") as f:
+        f.write("\nfrom stickyguard.addons import balancer  # noqa: E402,F401\n")
+    broken = subprocess.run(lint, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 1
+    assert "audit never imports addons BROKEN" in broken.stdout
+    assert "stickyguard.audit.clock -> stickyguard.addons.balancer" in broken.stdout
 
 
 def test_nothing_reads_outside_the_checkout():

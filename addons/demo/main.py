@@ -26,7 +26,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from stickyguard.addons import launch
+from stickyguard.addons import master as proxy
 from stickyguard.addons.demo import capture as demo_capture
 from stickyguard.addons.demo.clients import Shopper
 from stickyguard.addons.demo.clients import Tally
@@ -139,7 +139,7 @@ async def run(args: argparse.Namespace) -> int:
     from stickyguard.addons.balancer import Balancer
     from stickyguard.addons.recorder import Recorder
 
-    host, port = launch.listen_address(args.listen) if args.listen else ("127.0.0.1", 0)
+    host, port = proxy.listen_address(args.listen) if args.listen else ("127.0.0.1", 0)
     port = port or free_port(host)
     shops = ShopProcesses()
     master = None
@@ -155,13 +155,13 @@ async def run(args: argparse.Namespace) -> int:
             ", ".join(f"{n} on 127.0.0.1:{shops.ports[n]}" for n in BACKENDS))
         Path(args.recording).unlink(missing_ok=True)
         balancer = Balancer()
-        master = launch.proxy_master(host, port, launch.PLACEHOLDER_MODE, balancer, Recorder())
+        master = proxy.proxy_master(host, port, proxy.PLACEHOLDER_MODE, balancer, Recorder())
         try:
             master.options.update(termlog_verbosity="error", confdir=work.name, **demo_settings(args, shops.ports))
         except exceptions.OptionsError as e:
             raise RuntimeError(str(e)) from None
         loop = asyncio.get_running_loop()
-        launch.quiet_cancellations(loop)
+        proxy.quiet_cancellations(loop)
         proxy_task = loop.create_task(master.run())
         await wait_listening(host, port, proxy_task)
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
@@ -331,7 +331,6 @@ def field(label: str, text: str) -> None:
 
 def audit_everything(args: argparse.Namespace) -> None:
     from stickyguard.audit import api
-    from stickyguard.audit.report import table_format
 
     auditor = api.new_audit(*api.load_rules())
     inputs, errors = api.read_inputs(auditor, [args.recording, str(demo_capture.PATH)])
@@ -339,7 +338,7 @@ def audit_everything(args: argparse.Namespace) -> None:
     say(textwrap.fill(f"Audit of {args.recording} (this run) and {demo_capture.PATH.name} (other balancers' "
                       "cookies, made by stickyguard's encoders):", width=100))
     say("")
-    sys.stdout.write(table_format.render_overview(report))
+    sys.stdout.write(api.render_overview(report))
     Path(args.report).write_text(api.FORMATS["html"].render(report), encoding="utf-8")
     say("")
     say(f"The full compliance report: {Path(args.report).resolve()}")
@@ -361,7 +360,7 @@ def check_options(args: argparse.Namespace) -> None:
     if not 3 <= args.sessions <= 750:
         raise ValueError("--sessions must be 3-750")
     if args.listen:
-        host, port = launch.listen_address(args.listen)
+        host, port = proxy.listen_address(args.listen)
         try:
             with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
                 s.bind((host, port))

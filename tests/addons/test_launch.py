@@ -7,13 +7,6 @@ def test_audit_commands_are_handed_to_the_audit_cli(capsys):
     assert "every rule example behaves" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("127.0.0.1:8080", ("127.0.0.1", 8080)), ("[::1]:8080", ("::1", 8080)), (":9000", ("127.0.0.1", 9000)),
-])
-def test_listen_address(text, expected):
-    assert launch.listen_address(text) == expected
-
-
 @pytest.mark.parametrize("args,message", [
     (["--listen", "localhost"], "--listen: not HOST:PORT: 'localhost'"),
     (["--listen", "127.0.0.1:99999"], "--listen: not HOST:PORT"),
