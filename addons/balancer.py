@@ -21,9 +21,7 @@ import ipaddress
 import logging
 import os
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
 
 from mitmproxy import command
 from mitmproxy import ctx
@@ -43,9 +41,11 @@ from stickyguard.addons.balancing import backends
 from stickyguard.addons.balancing import health
 from stickyguard.addons.balancing import sealing
 from stickyguard.addons.balancing import store
+from stickyguard.addons.balancing.kinds import KINDS
+from stickyguard.addons.balancing.kinds import OPTIONS
+from stickyguard.addons.balancing.options import SECRET_ENV
 from stickyguard.audit import api as audit_api
 
-SECRET_ENV = "STICKYGUARD_BALANCE_SECRET"
 # The last check before connecting: one TCP connect, bounded (mitmproxy has no connect timeout).
 CONNECT_PROBE = health.CheckSpec("tcp", "", interval=0, timeout=0.5, rise=1, fall=1)
 TABLE_DOWN_LOG_EVERY = 10.0  # seconds
@@ -54,7 +54,7 @@ TABLE_DOWN_LOG_EVERY = 10.0  # seconds
 class Balancer:
     def __init__(self) -> None:
         self.pool: backends.Pool | None = None
-        self.strategy: affinity.Strategy | None = None
+        self.strategy: affinity.Kind | None = None
         self.health: health.Health | None = None
         self.by_addr: dict[tuple[str, int], backends.Backend] = {}
         self.counts: dict[str, int] = {}
@@ -64,39 +64,14 @@ class Balancer:
         self._table_down_said = float("-inf")
 
     def load(self, loader) -> None:
-        loader.add_option("balance_backends", Sequence[str], [],
-                          "A backend, NAME=URL[,weight=N][,route=ID]; repeat the option for each backend.")
-        loader.add_option("balance_affinity", str, "cookie",
-                          "How sessions stick: cookie, app-cookie, ip or route.")
-        loader.add_option("balance_cookie_name", str, "sg_affinity",
-                          "Name of the balancer's own cookie (sent as __Host-NAME over HTTPS).")
-        loader.add_option("balance_secret", Optional[str], None,
-                          f"Secrets for the affinity cookie, comma separated, the first seals; else ${SECRET_ENV}; "
-                          "else balance_secret_file.")
-        loader.add_option("balance_secret_file", str, "~/.stickyguard/balance-secret",
-                          "File with the secrets; created with a random secret when missing.")
-        loader.add_option("balance_app_cookie", str, "JSESSIONID", "The application's session cookie (app-cookie).")
-        loader.add_option("balance_ip_prefix", int, 32, "IPv4 prefix length that ip affinity follows (e.g. 24).")
-        loader.add_option("balance_ip6_prefix", int, 64, "IPv6 prefix length that ip affinity follows.")
-        loader.add_option("balance_trusted_proxies", Sequence[str], [],
-                          "Networks whose X-Forwarded-For (ip affinity) and X-Forwarded-Proto (a TLS terminator "
-                          "in front: the cookie becomes __Host- and Secure) are believed.")
-        loader.add_option("balance_route_param", Optional[str], None, "Query parameter carrying the route id.")
-        loader.add_option("balance_route_header", Optional[str], None, "Header carrying the route id.")
-        loader.add_option("balance_policy", str, "p2c", "How new sessions are placed: p2c or round-robin.")
-        loader.add_option("balance_health", Optional[str], "tcp",
-                          "Active health check: tcp or http:/PATH, with ,interval=,timeout=,rise=,fall=; "
-                          "empty turns it off.")
-        loader.add_option("balance_store", str, "memory",
-                          "Session table for app-cookie: memory, sqlite:PATH or redis://HOST:PORT/DB "
-                          "(shared by several proxies).")
-        loader.add_option("balance_idle_timeout", int, 1800, "Seconds a session may be idle.")
-        loader.add_option("balance_absolute_timeout", int, 43200, "Seconds a session may last.")
+        for option in OPTIONS:
+            loader.add_option(option.name, option.typespec, option.default, option.full_help)
 
     def configure(self, updated) -> None:
         if not any(name.startswith("balance_") for name in updated):
             return
         opts = ctx.options
+        values = {option.name: getattr(opts, option.name) for option in OPTIONS}
         try:
             specs = [backends.parse_backend_spec(s) for s in opts.balance_backends]
         except ValueError as e:
@@ -104,14 +79,9 @@ class Balancer:
         if not specs:
             self.pool = None
             return
-        if opts.balance_affinity not in affinity.KINDS:
-            raise exceptions.OptionsError(
-                f"balance_affinity must be one of {', '.join(affinity.KINDS)}, not {opts.balance_affinity!r}")
-        for name in ("balance_idle_timeout", "balance_absolute_timeout"):
-            if getattr(opts, name) <= 0:
-                raise exceptions.OptionsError(f"{name} must be positive")
-        if not 0 <= opts.balance_ip_prefix <= 32 or not 0 <= opts.balance_ip6_prefix <= 128:
-            raise exceptions.OptionsError("balance_ip_prefix must be 0-32 and balance_ip6_prefix 0-128")
+        problems = [p for p in (o.problem(values[o.name]) for o in OPTIONS) if p]
+        if problems:
+            raise exceptions.OptionsError(problems[0])
         try:
             pool = backends.Pool(specs, opts.balance_policy)
         except ValueError as e:
@@ -120,37 +90,27 @@ class Balancer:
             check = health.parse_check_spec(opts.balance_health) if opts.balance_health else None
         except ValueError as e:
             raise exceptions.OptionsError(f"balance_health: {e}") from e
-        secrets_ = self._secrets()
-        kind = opts.balance_affinity
-        strategy: affinity.Strategy
         try:
-            if kind == "cookie":
-                sealer = sealing.Sealer(secrets_, opts.balance_idle_timeout, opts.balance_absolute_timeout)
-                strategy = affinity.CookieAffinity(pool, sealer)
-            elif kind == "app-cookie":
-                table = store.open_store(opts.balance_store)
-                strategy = affinity.AppCookieAffinity(pool, table, opts.balance_app_cookie, secrets_[0],
-                                                      opts.balance_idle_timeout)
-            elif kind == "ip":
-                strategy = affinity.IpAffinity(pool, secrets_[0], opts.balance_ip_prefix, opts.balance_ip6_prefix)
-            else:
-                strategy = affinity.RouteAffinity(pool, opts.balance_app_cookie, opts.balance_route_param,
-                                                  opts.balance_route_header)
             for network in opts.balance_trusted_proxies:
                 ipaddress.ip_network(network, strict=False)
+            strategy = KINDS[opts.balance_affinity].build(affinity.Setup(pool, values, self._secrets()))
         except ValueError as e:
             raise exceptions.OptionsError(f"balance: {e}") from e
-        if self.pool is not None:
-            # Reconfiguring keeps what the running pool learned about backends that remain.
-            for name, backend in pool.backends.items():
-                prev = self.pool.backends.get(name)
-                if prev is not None:
-                    for field in ("up", "draining", "sessions", "requests", "moves_in", "moves_out"):
-                        setattr(backend, field, getattr(prev, field))
+        self._carry_state(pool)
         self.pool, self.strategy = pool, strategy
         self.health = health.Health(list(pool.backends.values()), check) if check else None
         self.by_addr = {(b.spec.host, b.spec.port): b for b in pool.backends.values()}
         self.counts = {}
+
+    def _carry_state(self, pool: backends.Pool) -> None:
+        """Reconfiguring keeps what the running pool learned about backends that remain."""
+        if self.pool is None:
+            return
+        for name, backend in pool.backends.items():
+            prev = self.pool.backends.get(name)
+            if prev is not None:
+                for field in ("up", "draining", "sessions", "requests", "moves_in", "moves_out"):
+                    setattr(backend, field, getattr(prev, field))
 
     def _secrets(self) -> list[bytes]:
         opts = ctx.options
@@ -177,44 +137,27 @@ class Balancer:
             return
         try:
             try:
-                decision = await self._decide(flow)
+                decision = await self.strategy.decide(_Request(flow))
             except store.StoreUnavailable as e:
                 # Without the table a session cannot be found: serve it anyway, placed anew.
                 self._table_down(e)
-                decision = affinity.Decision(self.pool.place(), "unstored", set_cookie=True)
+                decision = affinity.Decision(self.pool.place(), affinity.Reason.UNSTORED, set_cookie=True)
         except LookupError:
             flow.response = http.Response.make(503, b"no backend is available\n", {"content-type": "text/plain"})
             return
         backend = decision.backend
-        if decision.reason in ("new", "moved", "unstored") or decision.reason.startswith("rejected"):
+        if decision.reason.places_a_session:
             backend.sessions += 1
-        if decision.reason == "moved":
+        if decision.reason is affinity.Reason.MOVED:
             logging.warning(f"balancer: a session's backend is down; moved to {backend.name}")
         backend.requests += 1
-        self._count(decision.reason.split(":")[0])
+        self._count(decision.reason.value)
         flow.request.scheme = backend.spec.scheme
         flow.request.data.host = backend.spec.host
         flow.request.data.port = backend.spec.port
-        flow.metadata["stickyguard"] = {"backend": backend.name, "affinity": self.strategy.kind,
-                                        "reason": decision.reason}
+        flow.metadata["stickyguard"] = {"backend": backend.name, "affinity": self.strategy.name,
+                                        "reason": decision.label}
         self._decisions[flow.id] = decision
-
-    async def _decide(self, flow: http.HTTPFlow) -> affinity.Decision:
-        s = self.strategy
-        assert s is not None  # requestheaders checked
-        if isinstance(s, affinity.CookieAffinity):
-            name = ctx.options.balance_cookie_name
-            return s.route(flow.request.cookies.get(f"__Host-{name}") or flow.request.cookies.get(name))
-        if isinstance(s, affinity.AppCookieAffinity):
-            return await s.route(flow.request.cookies.get(s.cookie_name))
-        if isinstance(s, affinity.IpAffinity):
-            peer = str(flow.client_conn.peername[0]) if flow.client_conn.peername else "0.0.0.0"
-            client = affinity.client_address(peer, flow.request.headers.get_all("x-forwarded-for"),
-                                             ctx.options.balance_trusted_proxies)
-            return s.route(client)
-        route = s.route_id(flow.request.path, flow.request.cookies.get(s.cookie_name),
-                           dict(flow.request.query.items()), {k.lower(): v for k, v in flow.request.headers.items()})
-        return s.route(route)
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         """The last check before mitmproxy connects: swap a dead backend for a live one."""
@@ -264,26 +207,15 @@ class Balancer:
         if served is None:
             return
         meta["backend"] = served.name
-        s = self.strategy
-        if isinstance(s, affinity.CookieAffinity) and (decision.set_cookie or served is not decision.backend):
-            issued = decision.issued_at if served is decision.backend else None
-            token = s.sealer.seal(served.name, issued)
-            peer = str(flow.client_conn.peername[0]) if flow.client_conn.peername else ""
-            tls = flow.client_conn.tls_established or affinity.forwarded_https(
-                peer, flow.request.headers.get_all("x-forwarded-proto"), ctx.options.balance_trusted_proxies)
-            name = f"__Host-{ctx.options.balance_cookie_name}" if tls else ctx.options.balance_cookie_name
-            attrs = "Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if tls else "")
-            flow.response.headers.add("Set-Cookie", f"{name}={token}; {attrs}")
-        elif isinstance(s, affinity.AppCookieAffinity):
-            for line in flow.response.headers.get_all("set-cookie"):
-                parsed = audit_api.parse_set_cookie(line)
-                if parsed and parsed[0] == s.cookie_name:
-                    lifetime = audit_api.cookie_lifetime(parsed[2], flow.response.timestamp_start or 0)
-                    try:
-                        await s.learn(parsed[1], served.name, lifetime)
-                    except store.StoreUnavailable as e:
-                        self._count("unlearned")
-                        self._table_down(e)
+        assert self.strategy is not None  # a decision was made
+        try:
+            lines = await self.strategy.respond(_Request(flow), _Response(flow.response), decision, served)
+        except store.StoreUnavailable as e:
+            self._count("unlearned")
+            self._table_down(e)
+            return
+        for line in lines:
+            flow.response.headers.add("Set-Cookie", line)
 
     def _table_down(self, error: store.StoreUnavailable) -> None:
         """Say it at most every TABLE_DOWN_LOG_EVERY seconds, not once per request."""
@@ -333,6 +265,43 @@ class Balancer:
         if self.pool is None or name not in self.pool.backends:
             raise exceptions.CommandError(f"no backend named {name!r}")
         return self.pool.backends[name]
+
+
+class _Request:
+    """A flow's request as an affinity kind reads it (balancing/affinity.py's RequestView), computed on demand."""
+
+    def __init__(self, flow: http.HTTPFlow):
+        self._request = flow.request
+        self.path = flow.request.path
+        peer = flow.client_conn.peername
+        self.peer = str(peer[0]) if peer else "0.0.0.0"
+        self.tls = flow.client_conn.tls_established
+
+    def cookie(self, name: str) -> str | None:
+        return self._request.cookies.get(name)
+
+    def header(self, name: str) -> str | None:
+        return self._request.headers.get(name)
+
+    def header_all(self, name: str) -> list[str]:
+        return self._request.headers.get_all(name)
+
+    def query(self, name: str) -> str | None:
+        return self._request.query.get(name)
+
+
+class _Response:
+    def __init__(self, response: http.Response):
+        self._response = response
+
+    def set_cookies(self) -> list[affinity.SetCookie]:
+        out = []
+        for line in self._response.headers.get_all("set-cookie"):
+            parsed = audit_api.parse_set_cookie(line)
+            if parsed:
+                lifetime = audit_api.cookie_lifetime(parsed[2], self._response.timestamp_start or 0)
+                out.append(affinity.SetCookie(parsed[0], parsed[1], lifetime))
+        return out
 
 
 addons = [Balancer()]

@@ -53,27 +53,48 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_balance_parser() -> argparse.ArgumentParser:
+    """`stickyguard balance`: --listen, --certs and --confdir, then one flag per balancer option, made from
+    the options' one declaration (addons/balancing/options.py and each kind's own)."""
+    from stickyguard.addons.balancing.kinds import KINDS
+    from stickyguard.addons.balancing.kinds import OPTIONS
+
+    kinds = "; ".join(f"{name}: {kind.help}" for name, kind in KINDS.items())
     parser = argparse.ArgumentParser(prog="stickyguard balance",
-                                     description="A sticky load balancer in front of several backends.")
-    parser.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT")
-    parser.add_argument("--backend", action="append", required=True, metavar="NAME=URL[,weight=N][,route=ID]",
-                        help="a backend; repeat for each")
-    parser.add_argument("--affinity", default="cookie", help="cookie (default), app-cookie, ip or route")
-    parser.add_argument("--app-cookie", default="JSESSIONID", help="the application's session cookie")
-    parser.add_argument("--ip-prefix", type=int, default=32, help="IPv4 prefix ip affinity follows (e.g. 24)")
-    parser.add_argument("--trusted-proxy", action="append", default=[], metavar="CIDR",
-                        help="believe X-Forwarded-For from these networks")
-    parser.add_argument("--route-param", help="query parameter carrying the route id")
-    parser.add_argument("--route-header", help="header carrying the route id")
-    parser.add_argument("--policy", default="p2c", help="placing new sessions: p2c (default) or round-robin")
-    parser.add_argument("--health", default="tcp", help="tcp, http:/PATH[,interval=..] or '' for none")
-    parser.add_argument("--store", default="memory", help="memory or sqlite:PATH (app-cookie)")
-    parser.add_argument("--cookie-name", default="sg_affinity")
-    parser.add_argument("--secret-file", help="the affinity secrets (created when missing)")
+                                     description=f"A sticky load balancer in front of several backends. Affinity "
+                                                 f"kinds: {kinds}.")
+    parser.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
+                        help="where the balancer listens (default: 127.0.0.1:8080)")
+    for option in OPTIONS:
+        metavar = option.metavar or ("{" + ",".join(option.choices) + "}" if option.choices
+                                     else option.launcher_flag[2:].upper().replace("-", "_"))
+        kwargs: dict = {"dest": option.name, "metavar": metavar, "help": _flag_help(option)}
+        if option.repeated:
+            kwargs.update(action="append", required=option.name == "balance_backends")
+        elif option.typespec is int:
+            kwargs["type"] = int
+        parser.add_argument(option.launcher_flag, **kwargs)
     parser.add_argument("--certs", action="append", default=[], metavar="[DOMAIN=]PEM",
                         help="serve HTTPS with this certificate and key (mitmproxy's certs option); repeatable")
     parser.add_argument("--confdir", metavar="DIR", help="mitmproxy's configuration folder")
     return parser
+
+
+def options_markdown() -> str:
+    """The README's table of the balancer's options, made from their declaration (tests/test_readme.py)."""
+    from stickyguard.addons.balancing.kinds import OPTIONS
+
+    rows = ["| option (`--set`) | launcher flag | default | meaning |", "|---|---|---|---|"]
+    for o in OPTIONS:
+        default = "" if o.default in (None, [], "") else f"`{o.default}`"
+        rows.append(f"| `{o.name}` | `{o.launcher_flag}` | {default} | {o.full_help.replace('|', '&#124;')} |")
+    rows.append("| `certs` (mitmproxy's) | `--certs [DOMAIN=]PEM` | | Serve HTTPS with this certificate and key. |")
+    return "\n".join(rows) + "\n"
+
+
+def _flag_help(option) -> str:
+    default = "" if option.default in (None, [], "") else f" (default: {option.default})"
+    repeat = " Repeat for each." if option.repeated and not option.help.endswith("each backend.") else ""
+    return (option.full_help + repeat + default).replace("%", "%%")
 
 
 async def record(args: argparse.Namespace) -> int:
@@ -93,24 +114,19 @@ async def record(args: argparse.Namespace) -> int:
 
 
 def balance_settings(args: argparse.Namespace) -> dict:
-    """The mitmproxy options `stickyguard balance` sets, in the order a mitmdump command gives them."""
-    settings = {
+    """The mitmproxy options `stickyguard balance` sets: the two it always needs, then each balancer
+    option given on the command line, in the order the options are declared."""
+    from stickyguard.addons.balancing.kinds import OPTIONS
+
+    settings: dict = {
         "connection_strategy": "lazy",  # never connect to the placeholder target
         "keep_host_header": True,       # backends see the client's Host
-        "balance_backends": args.backend,
-        "balance_affinity": args.affinity,
-        "balance_app_cookie": args.app_cookie,
-        "balance_ip_prefix": args.ip_prefix,
-        "balance_trusted_proxies": args.trusted_proxy,
-        "balance_route_param": args.route_param,
-        "balance_route_header": args.route_header,
-        "balance_policy": args.policy,
-        "balance_health": args.health or None,
-        "balance_store": args.store,
-        "balance_cookie_name": args.cookie_name,
     }
-    if args.secret_file:
-        settings["balance_secret_file"] = args.secret_file
+    for option in OPTIONS:
+        value = getattr(args, option.name)
+        if value is not None:
+            # An empty value turns an optional setting off (--health '').
+            settings[option.name] = None if value == "" and option.default is not None else value
     if args.certs:
         settings["certs"] = args.certs
     if args.confdir:
@@ -122,11 +138,17 @@ def mitmdump_command(listen: tuple[str, int], settings: dict) -> str:
     """The equivalent `mitmdump -s addons/balancer.py` command, for people who run mitmdump themselves."""
     parts = ["mitmdump", "-s", "addons/balancer.py", "--mode", PLACEHOLDER_MODE,
              "--listen-host", listen[0], "--listen-port", str(listen[1])]
+    from stickyguard.addons.balancing.kinds import OPTIONS
+
+    secret = {o.name for o in OPTIONS if o.secret}
     for key, value in settings.items():
         for item in value if isinstance(value, list) else [value]:
-            if item is None:
-                continue
-            text = str(item).lower() if isinstance(item, bool) else str(item)
+            if key in secret:
+                text = "..."  # never echoed: set it the same way, or use the secret file or $STICKYGUARD_BALANCE_SECRET
+            elif item is None:
+                text = ""  # turned off
+            else:
+                text = str(item).lower() if isinstance(item, bool) else str(item)
             parts += ["--set", shlex.quote(f"{key}={text}")]
     return " ".join(parts)
 
@@ -136,7 +158,8 @@ async def balance(args: argparse.Namespace) -> int:
 
     host, port = listen_address(args.listen)
     settings = balance_settings(args)
-    banner = (f"stickyguard: balancing on {host}:{port} over {len(args.backend)} backends; the same with mitmdump:\n"
+    backends = len(args.balance_backends)
+    banner = (f"stickyguard: balancing on {host}:{port} over {backends} backends; the same with mitmdump:\n"
               f"  {mitmdump_command((host, port), settings)}")
     return await serve(proxy_master(host, port, PLACEHOLDER_MODE, Balancer()), settings, banner)
 

@@ -73,6 +73,10 @@ class Catalog:
                 self._by_shape.append(p)
             else:
                 self._by_value.append(p)
+        # Cookie names repeat and values do not: memoise by name, per catalog (a cache on the method
+        # would keep every catalog alive).
+        self._named = functools.lru_cache(maxsize=4096)(self._named_uncached)
+        self._looks_like_affinity = functools.lru_cache(maxsize=4096)(self._looks_like_affinity_uncached)
         self._tokens = frozenset(tokens)
 
     def cookie_classes(self) -> set[str]:
@@ -91,13 +95,11 @@ class Catalog:
             return Classification(None, True, "heuristic", None)
         return None
 
-    @functools.lru_cache(maxsize=4096)  # cookie names repeat; values do not
-    def _named(self, name: str) -> tuple[_Pattern, ...]:
+    def _named_uncached(self, name: str) -> tuple[_Pattern, ...]:
         """Patterns whose name part matches, exact names first, in catalog order."""
         return tuple(self._by_name.get(name, ())) + tuple(p for p in self._by_shape if p.matches_name(name))
 
-    @functools.lru_cache(maxsize=4096)
-    def _looks_like_affinity(self, name: str) -> bool:
+    def _looks_like_affinity_uncached(self, name: str) -> bool:
         words = {w.lower() for w in _WORDS.findall(name)}
         return bool(words & self._tokens)
 

@@ -17,6 +17,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tabulate import tabulate
+from tabulate import tabulate_formats
+
 import stickyguard.audit as audit
 from stickyguard.audit import api
 from stickyguard.audit import baseline
@@ -31,8 +34,6 @@ from stickyguard.audit.findings import SEVERITIES
 from stickyguard.audit.findings import severity_rank
 from stickyguard.audit.report import FORMATS
 from stickyguard.audit.report import table_format
-from tabulate import tabulate
-from tabulate import tabulate_formats
 
 PROG = api.NAME
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller captures read too fast for a bar to help

@@ -31,6 +31,9 @@ class Settings:
     client_ip: str | None = None  # the client's address as the site saw it (`--client-ip`)
 
 
+DEFAULT_SETTINGS = Settings()
+
+
 Condition = Callable[["CookieObservation", Any, Settings], bool]
 
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import tldextract
 from mitmproxy.net.http import cookies as mitm_cookies
+
 from stickyguard.audit.records import Exchange
 
 # RFC 6265bis "Cookie Lifetime Limits": user agents cap lifetimes at 400 days.
@@ -181,6 +182,24 @@ _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 @functools.lru_cache(maxsize=2048)  # captures repeat the same Date and Expires values a lot
 def parse_cookie_date(text: str) -> float | None:
     """RFC 6265 §5.1.1, the lenient algorithm browsers use (RFC 1123, RFC 850, asctime, ...)."""
+    hms, day, month, year = _date_tokens(text)
+    if hms is None or day is None or month is None or year is None:
+        return None
+    if 70 <= year <= 99:
+        year += 1900
+    elif 0 <= year <= 69:
+        year += 2000
+    h, mi, s = hms
+    if not (1 <= day <= 31 and year >= 1601 and h <= 23 and mi <= 59 and s <= 59):
+        return None
+    try:
+        return float(calendar.timegm((year, month, day, h, mi, s, 0, 0, 0)))
+    except (OverflowError, ValueError):
+        return None
+
+
+def _date_tokens(text: str) -> tuple[tuple[int, ...] | None, int | None, int | None, int | None]:
+    """The time, day of month, month and year tokens of a cookie date, each the first that fits (§5.1.1)."""
     hms: tuple[int, ...] | None = None
     day: int | None = None
     month: int | None = None
@@ -206,19 +225,7 @@ def parse_cookie_date(text: str) -> float | None:
             if m:
                 year = int(m.group(1))
                 continue
-    if hms is None or day is None or month is None or year is None:
-        return None
-    if 70 <= year <= 99:
-        year += 1900
-    elif 0 <= year <= 69:
-        year += 2000
-    h, mi, s = hms
-    if not (1 <= day <= 31 and year >= 1601 and h <= 23 and mi <= 59 and s <= 59):
-        return None
-    try:
-        return float(calendar.timegm((year, month, day, h, mi, s, 0, 0, 0)))
-    except (OverflowError, ValueError):
-        return None
+    return hms, day, month, year
 
 
 def samesite_state(attrs: dict[str, Any]) -> str:

@@ -177,7 +177,7 @@ def a10(name: str, value: str) -> Decoded | None:
             names["service_group"] = "-".join(groups)
     if not _A10_VALUE.match(value.strip()):
         return {**names, "confidence": "medium"} if names else None
-    raw = bytes((ord(a) - 65) << 4 | (ord(b) - 65) for a, b in zip(value[0::2], value[1::2]))
+    raw = bytes((ord(a) - 65) << 4 | (ord(b) - 65) for a, b in zip(value[0::2], value[1::2], strict=False))
     ip = str(ipaddress.IPv4Address(raw[3::-1]))
     decoded = _address(names, ip, raw[4] | raw[5] << 8)
     return {**decoded, "confidence": "medium"} if decoded else None
@@ -196,7 +196,7 @@ def haproxy(name: str, value: str) -> Decoded | None:
     if not server:
         return None
     decoded: Decoded = {"server": server}
-    for key, text in zip(("last_seen", "first_seen"), parts[1:3]):
+    for key, text in zip(("last_seen", "first_seen"), parts[1:3], strict=False):
         if len(text) != 5 or any(c not in _B64_30 for c in text):
             return None
         seconds = 0

@@ -22,6 +22,7 @@ from stickyguard.audit import evidence
 from stickyguard.audit import recovery
 from stickyguard.audit.catalog import Catalog
 from stickyguard.audit.conditions import CONDITIONS
+from stickyguard.audit.conditions import DEFAULT_SETTINGS
 from stickyguard.audit.conditions import Settings
 from stickyguard.audit.findings import Finding
 from stickyguard.audit.findings import Report
@@ -61,7 +62,7 @@ class Audit:
         self,
         rules: list[Rule],
         catalog: Catalog,
-        settings: Settings = Settings(),
+        settings: Settings = DEFAULT_SETTINGS,
         show_values: bool = False,
         candidates: list | None = None,
     ):
@@ -290,7 +291,7 @@ class ExampleResult:
         return self.fired == (self.kind == "match")
 
 
-def run_examples(rules: list[Rule], catalog: Catalog, settings: Settings = Settings()) -> list[ExampleResult]:
+def run_examples(rules: list[Rule], catalog: Catalog, settings: Settings = DEFAULT_SETTINGS) -> list[ExampleResult]:
     """Judge every rule's examples as cookies of their own, with the whole rule set loaded."""
     results = []
     for rule in rules:

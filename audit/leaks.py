@@ -96,15 +96,7 @@ def _scan(text: str) -> Decoded:
         host, _, port = m.group(2).rpartition(":") if not m.group(2).endswith("]") else (m.group(2), "", "")
         host = (host or m.group(2)).strip("[]")
         _add_address(found, host, port if port.isdigit() else None, strict=False)
-    for m in _IPV4.finditer(text):
-        if _add_address(found, m.group(1), m.group(2), strict=not m.group(2)):
-            break
-    for m in _IPV6_BRACKET.finditer(text):
-        if _add_address(found, m.group(1), m.group(2), strict=False):
-            break
-    for m in _IPV6_BARE.finditer(text):
-        if _add_address(found, m.group(1), None, strict=True):
-            break
+    _first_addresses(found, text)
     if "ip" not in found and "host" not in found:
         m = _HOST_PORT.search(text)
         if m and not m.group(1).isdigit() and int(m.group(2)) < 2**16 and _looks_like_host(m.group(1)):
@@ -118,6 +110,19 @@ def _scan(text: str) -> Decoded:
     if m:
         found["email"] = m.group(0)
     return found
+
+
+def _first_addresses(found: Decoded, text: str) -> None:
+    """The first IPv4, bracketed IPv6 and bare IPv6 literal in the text that counts (see _add_address)."""
+    for m in _IPV4.finditer(text):
+        if _add_address(found, m.group(1), m.group(2), strict=not m.group(2)):
+            break
+    for m in _IPV6_BRACKET.finditer(text):
+        if _add_address(found, m.group(1), m.group(2), strict=False):
+            break
+    for m in _IPV6_BARE.finditer(text):
+        if _add_address(found, m.group(1), None, strict=True):
+            break
 
 
 def _add_address(found: Decoded, host: str, port: str | None, strict: bool) -> bool:

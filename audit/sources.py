@@ -457,6 +457,20 @@ _HEADER_LINE = re.compile(r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*)$")
 _BARE_COOKIE = re.compile(r"^[^\s=;:,][^=;:]*=")
 
 
+def _add_header_line(line: str, headers: list[tuple[str, str]]) -> bool:
+    """Add a header line, or a bare Set-Cookie value, to `headers`; False when the line is neither."""
+    m = _HEADER_LINE.match(line)
+    if m:
+        headers.append((m.group(1), m.group(2)))
+    elif line[0] in " \t" and headers:
+        pass  # obsolete line folding of the previous header; cookies never need it
+    elif _BARE_COOKIE.match(line.strip()):
+        headers.append(("Set-Cookie", line.strip()))
+    else:
+        return False
+    return True
+
+
 def _read_headers(capture: Capture) -> Iterator[Exchange]:
     """`curl -sI` dumps (several responses when redirects are followed), `Set-Cookie:` lines, or
     bare Set-Cookie values, one per line, judged against `capture.url`."""
@@ -498,14 +512,7 @@ def _read_headers(capture: Capture) -> Iterator[Exchange]:
             continue
         if not headers and status is None:
             first_line = number
-        m = _HEADER_LINE.match(line)
-        if m:
-            headers.append((m.group(1), m.group(2)))
-        elif line[0] in " \t" and headers:
-            continue  # obsolete line folding of the previous header; cookies never need it
-        elif _BARE_COOKIE.match(line.strip()):
-            headers.append(("Set-Cookie", line.strip()))
-        else:
+        if not _add_header_line(line, headers):
             exchange = flush()
             if exchange:
                 yield exchange

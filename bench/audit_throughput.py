@@ -23,6 +23,7 @@ from pathlib import Path
 from mitmproxy import io as mitm_io
 from mitmproxy.test import tflow
 from mitmproxy.test import tutils
+
 from stickyguard.audit import catalog as catalog_mod
 from stickyguard.audit import engine
 from stickyguard.audit import rules as rule_data

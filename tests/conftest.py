@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from stickyguard.audit import catalog as catalog_mod
 from stickyguard.audit import cli
 from stickyguard.audit import rules as rule_data

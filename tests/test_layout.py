@@ -8,7 +8,7 @@ PACKAGES = ("audit", "addons")
 NOT_MODULES = {"__init__.py", "__main__.py"}
 # Test modules that test the whole rather than one module.
 WHOLE = {"tests/test_layout.py", "tests/test_packaging.py", "tests/rules/test_ruleset.py", "tests/conftest.py",
-         "tests/audit/report/test_decoded_evidence.py", "tests/audit/report/test_formats.py", "tests/test_readme.py"}
+         "tests/audit/report/test_decoded_evidence.py", "tests/audit/report/test_formats.py", "tests/addons/balancing/kinds/test_registry.py", "tests/test_readme.py"}
 
 
 def source_modules():
@@ -86,3 +86,13 @@ def test_ci_fails_where_a_developer_may_skip(monkeypatch):
     with pytest.raises(pytest.fail.Exception, match="Chromium is not installed .*CI is set"):
         require("Chromium", None, "Debian's chromium")
     require("Chromium", "/usr/bin/chromium", "Debian's chromium")  # found: nothing happens
+
+
+def test_every_package_folder_ships_in_the_wheel():
+    """pyproject.toml lists the packages by hand (the repository's folders map onto stickyguard.*)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {"stickyguard." + ".".join(p.parent.relative_to(ROOT).parts)
+               for package in PACKAGES for p in (ROOT / package).rglob("__init__.py")}
+    assert folders - listed == set()

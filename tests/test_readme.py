@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
-from stickyguard.audit import cli
 
+from stickyguard.audit import cli
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # real processes: left out of `make check`
@@ -74,6 +74,23 @@ def test_the_rule_catalog_is_generated_from_the_rules(request, ruleset):
         README.write_text(text, encoding="utf-8")
         m = CATALOG.search(text)
     assert m.group(2) == generated, "the README's rule catalog is stale: make test PYTEST_ARGS=--update-golden"
+
+
+OPTIONS_TABLE = re.compile(r"(<!-- balancer-options: begin[^\n]*-->\n)(.*?)(<!-- balancer-options: end -->)", re.S)
+
+
+def test_the_balancer_options_table_is_generated_from_their_declaration(request):
+    from stickyguard.addons import launch
+
+    text = README.read_text(encoding="utf-8")
+    m = OPTIONS_TABLE.search(text)
+    assert m, "README.md lost its balancer-options markers"
+    generated = launch.options_markdown()
+    if request.config.getoption("--update-golden"):
+        text = text[: m.start(2)] + generated + text[m.end(2):]
+        README.write_text(text, encoding="utf-8")
+        m = OPTIONS_TABLE.search(text)
+    assert m.group(2) == generated, "the README's options table is stale: make test PYTEST_ARGS=--update-golden"
 
 
 @pytest.fixture(scope="module")

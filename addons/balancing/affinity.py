@@ -1,126 +1,121 @@
-"""Affinity strategies, one per kind: the balancer's own sealed cookie, a learned application
-cookie, the client's address, and a route id the session carries. Each says which backend a
-request belongs to and why; placing new sessions is the pool's job. Plain logic, no mitmproxy.
+"""What every affinity kind shares: the decision it returns and why, the request and response it sees,
+the protocol a kind follows, and the address helpers several kinds use. Plain logic, no mitmproxy.
 
-Decisions carry a `reason` for counting: `new`, `sticky`, `moved` (its backend is down or gone),
-or `rejected:<why>` (a tampered, forged, expired or foreign-key cookie, re-pinned by the pool).
+A kind (`addons/balancing/kinds/`) says which backend a request belongs to and why, and what to add to
+the response (the balancer's own cookie) or learn from it (an application cookie); placing new
+sessions is the pool's job. The balancer addon hands a kind views of mitmproxy's flow, so a kind never
+sees mitmproxy.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
+import enum
 import ipaddress
-import re
 from collections.abc import Iterable
+from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Any
+from typing import ClassVar
+from typing import NamedTuple
+from typing import Protocol
 
-from stickyguard.addons.balancing import ring as ring_mod
-from stickyguard.addons.balancing import sealing
 from stickyguard.addons.balancing.backends import Backend
 from stickyguard.addons.balancing.backends import Pool
-from stickyguard.addons.balancing.store import Store
 
-KINDS = ("cookie", "app-cookie", "ip", "route")
+
+class Reason(enum.Enum):
+    """Why a request went where it went; the balancer counts each (`balance.status`)."""
+
+    NEW = "new"            # no session yet: placed by the pool
+    STICKY = "sticky"      # its session's backend
+    MOVED = "moved"        # its backend is down or gone: placed anew and re-pinned
+    REJECTED = "rejected"  # a tampered, forged, expired or unknown token: placed anew (detail says why)
+    UNSTORED = "unstored"  # the session table is unreachable: placed anew
+
+    @property
+    def places_a_session(self) -> bool:
+        return self is not Reason.STICKY
 
 
 @dataclasses.dataclass
 class Decision:
     backend: Backend
-    reason: str
+    reason: Reason
+    detail: str = ""  # why a token was rejected: malformed, forged, expired, unknown-route, ...
     set_cookie: bool = False  # the balancer's own cookie should be (re)issued on the response
     issued_at: int | None = None  # keep the session's start when re-sealing
 
+    @property
+    def label(self) -> str:
+        """`new`, `sticky`, `rejected:forged`: what flow.metadata and the logs say."""
+        return f"{self.reason.value}:{self.detail}" if self.detail else self.reason.value
 
-def _placed(pool: Pool, reason: str, previous: Backend | None = None) -> Decision:
+
+def placed(pool: Pool, reason: Reason, previous: Backend | None = None, detail: str = "") -> Decision:
+    """A session the pool places anew; moving it off `previous` is counted on both backends."""
     backend = pool.place()
     if previous is not None:
         pool.move(previous, backend)
-    return Decision(backend, reason, set_cookie=True)
+    return Decision(backend, reason, detail, set_cookie=True)
 
 
-class CookieAffinity:
-    """The balancer inserts an opaque, authenticated token (addons/sealing.py)."""
+class RequestView(Protocol):
+    """What a kind may read of a request."""
 
-    kind = "cookie"
+    path: str  # with any ;params and ?query
+    peer: str  # the TCP peer's address
+    tls: bool  # the client spoke TLS to us
 
-    def __init__(self, pool: Pool, sealer: sealing.Sealer):
-        self.pool = pool
-        self.sealer = sealer
-
-    def route(self, token: str | None) -> Decision:
-        if not token:
-            return _placed(self.pool, "new")
-        try:
-            opened = self.sealer.open(token)
-        except sealing.InvalidToken as e:
-            return _placed(self.pool, f"rejected:{e.reason}")
-        backend = self.pool.backends.get(opened.backend)
-        if backend is None or not backend.up:
-            return _placed(self.pool, "moved", backend)
-        refresh = opened.needs_refresh(self.sealer.clock(), self.sealer.idle_timeout)
-        return Decision(backend, "sticky", set_cookie=refresh, issued_at=opened.issued_at)
-
-    def cookie_value(self, decision: Decision) -> str:
-        return self.sealer.seal(decision.backend.name, decision.issued_at)
+    def cookie(self, name: str) -> str | None: ...
+    def header(self, name: str) -> str | None: ...
+    def header_all(self, name: str) -> Sequence[str]: ...
+    def query(self, name: str) -> str | None: ...
 
 
-class AppCookieAffinity:
-    """Learns application session id -> backend from Set-Cookie; keys are keyed hashes of the ids."""
-
-    kind = "app-cookie"
-
-    def __init__(self, pool: Pool, store: Store, cookie_name: str, secret: bytes,
-                 idle_timeout: int = 30 * 60):
-        self.pool = pool
-        self.store = store
-        self.cookie_name = cookie_name
-        self.secret = secret
-        self.idle_timeout = idle_timeout
-
-    def key(self, value: str) -> str:
-        return "app:" + hmac.new(self.secret, value.encode(), hashlib.sha256).hexdigest()[:32]
-
-    async def route(self, value: str | None) -> Decision:
-        if not value:
-            return _placed(self.pool, "new")
-        name = await self.store.get(self.key(value))
-        if name is None:
-            return _placed(self.pool, "new")
-        backend = self.pool.backends.get(name)
-        if backend is None or not backend.up:
-            decision = _placed(self.pool, "moved", backend)
-            await self.learn(value, decision.backend.name, None)
-            return decision
-        await self.store.set(self.key(value), name, self.idle_timeout)  # touch: the idle clock restarts
-        return Decision(backend, "sticky")
-
-    async def learn(self, value: str, backend: str, lifetime: int | None) -> None:
-        """From the backend's Set-Cookie: remember, or forget when the app deletes the cookie."""
-        if lifetime is not None and lifetime <= 0:
-            await self.store.delete(self.key(value))
-            return
-        ttl = self.idle_timeout if lifetime is None else min(lifetime, self.idle_timeout)
-        await self.store.set(self.key(value), backend, ttl)
+class SetCookie(NamedTuple):
+    name: str
+    value: str
+    lifetime: int | None  # seconds per RFC 6265; None for a session cookie, <= 0 for a deletion
 
 
-class IpAffinity:
-    """The client's address (or a prefix of it), keyed-hashed onto a ring with bounded loads."""
+class ResponseView(Protocol):
+    def set_cookies(self) -> Sequence[SetCookie]: ...
 
-    kind = "ip"
 
-    def __init__(self, pool: Pool, secret: bytes, prefix_v4: int = 32, prefix_v6: int = 64, epsilon: float = 0.25):
-        self.pool = pool
-        self.prefix_v4, self.prefix_v6 = prefix_v4, prefix_v6
-        self.ring = ring_mod.Ring({b.name: b.spec.weight for b in pool.backends.values()}, secret, epsilon)
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """What a kind is built from: the pool, every balance_* option's value, and the secrets (the first seals)."""
 
-    def route(self, client: str) -> Decision:
-        key = ring_mod.client_key(client, self.prefix_v4, self.prefix_v6)
-        unavailable = {b.name for b in self.pool.backends.values() if not b.available}
-        loads = {b.name: b.sessions for b in self.pool.backends.values()}
-        name = self.ring.lookup(key, loads, unavailable)
-        return Decision(self.pool.backends[name], "sticky")
+    pool: Pool
+    options: Mapping[str, Any]
+    secrets: Sequence[bytes]
+
+
+class Demo(NamedTuple):
+    """How `stickyguard demo` runs a kind."""
+
+    options: Mapping[str, Any] = {}  # balance_* options beyond the backends
+    routes: bool = False  # each backend gets `route=<its name>`
+    forwarded_for: bool = False  # each shopper comes from its own address, named in X-Forwarded-For
+
+
+class Kind(Protocol):
+    """One affinity kind. A new kind is a module in kinds/ with a class like this, and one line in the
+    registry (kinds/__init__.py); the addon, the launcher's flags and the demo follow from there."""
+
+    name: ClassVar[str]
+    help: ClassVar[str]  # a few words for the launcher's --affinity help
+    options: ClassVar[Sequence[Any]]  # the Option declarations only this kind reads (balancing/options.py)
+    demo: ClassVar[Demo]
+
+    @classmethod
+    def build(cls, setup: Setup) -> Kind: ...
+    async def decide(self, request: RequestView) -> Decision: ...
+    async def respond(self, request: RequestView, response: ResponseView, decision: Decision,
+                      served: Backend) -> list[str]:
+        """Set-Cookie lines to add to the response of `served` (the backend that really answered)."""
+        ...
 
 
 def _networks(trusted: Iterable[str]) -> list:
@@ -157,46 +152,3 @@ def client_address(peer: str, forwarded_for: Sequence[str], trusted: Iterable[st
         if not _within(hop, networks):
             return hop
     return peer
-
-
-_JSESSIONID_PARAM = re.compile(r";jsessionid=[^;/?#]*\.([A-Za-z0-9_.-]+)", re.IGNORECASE)
-
-
-class RouteAffinity:
-    """A route id carried by the session: a `.route` suffix on the session cookie (Tomcat
-    jvmRoute), the same in a `;jsessionid=` path parameter, a query parameter, or a header."""
-
-    kind = "route"
-
-    def __init__(self, pool: Pool, cookie_name: str = "JSESSIONID", query_param: str | None = None,
-                 header: str | None = None):
-        self.pool = pool
-        self.cookie_name = cookie_name
-        self.query_param = query_param
-        self.header = header
-
-    def route_id(self, path: str, cookie: str | None, query: dict[str, str], headers: dict[str, str]) -> str | None:
-        if cookie and "." in cookie:
-            return cookie.rsplit(".", 1)[1]
-        m = _JSESSIONID_PARAM.search(path)
-        if m:
-            return m.group(1)
-        if self.query_param and query.get(self.query_param):
-            return query[self.query_param]
-        if self.header and headers.get(self.header.lower()):
-            return headers[self.header.lower()]
-        return None
-
-    def route(self, route_id: str | None) -> Decision:
-        if not route_id:
-            return _placed(self.pool, "new")
-        backend = self.pool.by_route(route_id)
-        if backend is None:
-            return _placed(self.pool, "rejected:unknown-route")
-        if not backend.up:
-            return _placed(self.pool, "moved", backend)
-        return Decision(backend, "sticky")
-
-
-# The strategy the balancer runs, one per affinity kind.
-Strategy = CookieAffinity | AppCookieAffinity | IpAffinity | RouteAffinity

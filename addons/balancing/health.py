@@ -106,7 +106,7 @@ class Health:
     async def check_all(self) -> list[Backend]:
         """Probe every backend once; the backends whose state changed."""
         results = await asyncio.gather(*(probe(b, self.spec) for b in self.backends))
-        return [b for b, ok in zip(self.backends, results) if self.record(b, ok)]
+        return [b for b, ok in zip(self.backends, results, strict=True) if self.record(b, ok)]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Probe until `stop` is set."""

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from stickyguard.addons import master as proxy
+from stickyguard.addons.balancing.kinds import KINDS
 from stickyguard.addons.demo import capture as demo_capture
 from stickyguard.addons.demo.clients import Shopper
 from stickyguard.addons.demo.clients import Tally
@@ -44,7 +45,7 @@ ROUND_PAUSE = 0.15  # seconds: slow enough to watch, short enough to stay well u
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stickyguard demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--affinity", default="cookie", choices=["cookie", "app-cookie", "ip", "route"],
+    parser.add_argument("--affinity", default="cookie", choices=list(KINDS),
                         help="how sessions stick (default: cookie, the balancer's sealed cookie)")
     parser.add_argument("--sessions", type=int, default=36, help="client sessions, in three waves (default: 36)")
     parser.add_argument("--listen", metavar="HOST:PORT",
@@ -136,6 +137,7 @@ def say(text: str) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from mitmproxy import exceptions
+
     from stickyguard.addons.balancer import Balancer
     from stickyguard.addons.recorder import Recorder
 
@@ -197,20 +199,19 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def demo_settings(args: argparse.Namespace, ports: dict[str, int]) -> dict:
-    """The balancer and recorder options the demo runs with: one per affinity kind."""
+    """The balancer and recorder options the demo runs with; the kind says what it needs beyond them."""
+    demo = KINDS[args.affinity].demo
     settings = {
         "connection_strategy": "lazy",
         "keep_host_header": True,
-        "balance_backends": [f"{n}=http://127.0.0.1:{ports[n]}" + (f",route={n}" if args.affinity == "route" else "")
+        "balance_backends": [f"{n}=http://127.0.0.1:{ports[n]}" + (f",route={n}" if demo.routes else "")
                              for n in BACKENDS],
         "balance_affinity": args.affinity,
         "balance_secret": secrets.token_urlsafe(32),  # generated per run; the demo's cookies die with it
         "balance_health": "http:/health,interval=0.5,timeout=0.5,rise=2,fall=2",
         "record_file": args.recording,
     }
-    if args.affinity == "ip":
-        # The shoppers stand behind a (pretend) trusted proxy at 127.0.0.1 that names each of them.
-        settings["balance_trusted_proxies"] = ["127.0.0.1/32", "::1/128"]
+    settings.update(demo.options)
     return settings
 
 
@@ -243,9 +244,9 @@ async def drive(args, host: str, port: int, shops: ShopProcesses, balancer,
     rounds the victim is killed or restored. Returns the shoppers and who was down in each round."""
     loop = asyncio.get_running_loop()
     per_wave = max(1, args.sessions // WAVES)
+    forwarded = KINDS[args.affinity].demo.forwarded_for
     shoppers = [
-        Shopper(i, host, port, forwarded_for=f"198.51.100.{i % 250 + 1}" if args.affinity == "ip" else None,
-                steps=STEPS)
+        Shopper(i, host, port, forwarded_for=f"198.51.100.{i % 250 + 1}" if forwarded else None, steps=STEPS)
         for i in range(per_wave * WAVES)
     ]
     rounds = WAVE_EVERY * (WAVES - 1) + STEPS

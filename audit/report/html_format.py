@@ -124,7 +124,8 @@ def _sites(sites: list[dict[str, Any]]) -> str:
         cells = [e(s["site"]), e(", ".join(s["hosts"])), f"{s['affinity_cookies']} of {s['cookies']}", vendors,
                  str(s["findings"]), e(s["worst"] or "-"),
                  f'<span class="{klass}">{e(verdict)}</span>{f"<ul>{reasons}</ul>" if reasons else ""}']
-        rows.append("<tr>" + "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(_SITE_HEADS, cells)) + "</tr>\n")
+        tds = "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(_SITE_HEADS, cells, strict=True))
+        rows.append(f"<tr>{tds}</tr>\n")
     head = "".join(f"<th>{h}</th>" for h in _SITE_HEADS)
     return f'<table class="stack"><tr>{head}</tr>\n{"".join(rows)}</table>'
 

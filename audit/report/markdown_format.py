@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from tabulate import tabulate
+
 from stickyguard.audit.findings import Report
 from stickyguard.audit.report import common
-from tabulate import tabulate
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tabulate import tabulate
+
 from stickyguard.audit.findings import Report
 from stickyguard.audit.report import common
-from tabulate import tabulate
 
 DEFAULT_TABLE_FORMAT = "simple"
 # Column widths that keep the default table within 80 columns.

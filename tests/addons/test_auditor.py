@@ -6,6 +6,7 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 from mitmproxy.test import tutils
+
 from stickyguard.addons import auditor
 
 

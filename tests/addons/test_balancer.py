@@ -5,6 +5,7 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 from mitmproxy.test import tutils
+
 from stickyguard.addons import balancer
 
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -117,6 +118,7 @@ def test_secret_file_is_created_when_no_secret_is_given(tmp_path):
 def test_no_option_clashes_with_mitmproxy_defaults():
     from mitmproxy import options
     from mitmproxy.tools.dump import DumpMaster
+
     from stickyguard.addons import auditor
     from stickyguard.addons import recorder
 

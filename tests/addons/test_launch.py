@@ -1,4 +1,5 @@
 import pytest
+
 from stickyguard.addons import launch
 
 
@@ -35,7 +36,27 @@ def test_equivalent_mitmdump_command():
     assert command.startswith("mitmdump -s addons/balancer.py --mode reverse:http://127.0.0.1:1 "
                               "--listen-host 127.0.0.1 --listen-port 8080 --set connection_strategy=lazy")
     assert "--set balance_backends=app1=http://127.0.0.1:8081 --set balance_backends=app2=http://127.0.0.1:8082" in command
-    assert "--set balance_ip_prefix=24" in command and "balance_health" not in command
+    assert "--set balance_ip_prefix=24" in command and "--set balance_health= " in command   # turned off
+    assert "balance_policy" not in command   # only what was given
+
+
+def test_every_balancer_option_is_a_flag_of_stickyguard_balance():
+    from stickyguard.addons.balancing.kinds import OPTIONS
+
+    parser = launch.build_balance_parser()
+    flags = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
+    assert {o.name for o in OPTIONS} <= set(flags)
+    help_text = parser.format_help()
+    for option in OPTIONS:
+        assert option.launcher_flag in help_text and all(c in help_text for c in option.choices)
+    assert "redis://HOST:PORT/DB" in help_text
+    args = balance_args("--secret", "0123456789abcdef0123456789abcdef", "--ip6-prefix", "48", "--idle-timeout", "60",
+                        "--absolute-timeout", "600")
+    settings = launch.balance_settings(args)
+    assert (settings["balance_ip6_prefix"], settings["balance_idle_timeout"], settings["balance_absolute_timeout"]) == (
+        48, 60, 600)
+    command = launch.mitmdump_command(("127.0.0.1", 8080), settings)
+    assert "0123456789abcdef" not in command and "--set balance_secret=..." in command
 
 
 @pytest.mark.parametrize("args,message", [

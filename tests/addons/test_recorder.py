@@ -7,6 +7,7 @@ from mitmproxy import exceptions
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 from mitmproxy.test import tutils
+
 from stickyguard.addons import recorder
 from stickyguard.audit import recording
 from stickyguard.audit import sources

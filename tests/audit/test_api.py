@@ -1,8 +1,8 @@
 """The facade the addons, the demo and the CLI call."""
 
 import pytest
-from stickyguard.audit import api
 
+from stickyguard.audit import api
 from tests.conftest import CAPTURES
 
 

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from stickyguard.audit import baseline
 
 HEADERS = "tests/data/captures/shop-headers.txt"

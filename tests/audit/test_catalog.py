@@ -2,6 +2,7 @@ import base64
 import shutil
 
 import pytest
+
 from stickyguard.audit import catalog as catalog_mod
 from stickyguard.audit import rules as rule_data
 from stickyguard.audit.cookies import observe

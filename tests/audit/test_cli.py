@@ -1,8 +1,8 @@
 import json
 
 import pytest
-from stickyguard.audit import cli
 
+from stickyguard.audit import cli
 from tests.conftest import BAD
 from tests.conftest import CAPTURES
 from tests.conftest import run_process

@@ -1,4 +1,5 @@
 import pytest
+
 from stickyguard.audit import clock
 
 

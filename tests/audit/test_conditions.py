@@ -1,10 +1,12 @@
 import json
 
 import pytest
+
 from stickyguard.audit import conditions
 from stickyguard.audit import cookies
 from stickyguard.audit import rules as rule_data
 from stickyguard.audit.catalog import apply
+from stickyguard.audit.conditions import DEFAULT_SETTINGS
 from stickyguard.audit.conditions import Settings
 from stickyguard.audit.records import Exchange
 
@@ -18,7 +20,7 @@ def obs(set_cookie, url="https://shop.example/", top=None, catalog=None):
     return o
 
 
-def holds(op, arg, o, settings=Settings()):
+def holds(op, arg, o, settings=DEFAULT_SETTINGS):
     return conditions.CONDITIONS[op](o, arg, settings)
 
 

@@ -1,6 +1,7 @@
 import socket
 
 import pytest
+
 from stickyguard.audit import cookies
 from stickyguard.audit.records import Exchange
 

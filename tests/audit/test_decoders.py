@@ -1,5 +1,6 @@
 
 import pytest
+
 from stickyguard.audit import decoders
 from stickyguard.audit import evidence
 

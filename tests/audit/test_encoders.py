@@ -2,6 +2,7 @@ import ipaddress
 import random
 
 import pytest
+
 from stickyguard.audit import decoders
 from stickyguard.audit import encoders
 from stickyguard.audit import recovery

@@ -2,6 +2,7 @@ import base64
 import json
 
 import pytest
+
 from stickyguard.audit import leaks
 
 

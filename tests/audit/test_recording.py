@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from stickyguard.audit import recording
 from stickyguard.audit import sources
 from stickyguard.audit.records import Exchange

@@ -3,8 +3,8 @@ import hmac
 
 import pytest
 from ruamel.yaml import YAML
-from stickyguard.audit import recovery
 
+from stickyguard.audit import recovery
 from tests.conftest import DATA
 
 VECTORS = [v for v in YAML(typ="safe").load((DATA / "decoder-vectors.yaml").read_text()) if "preimage" in v]

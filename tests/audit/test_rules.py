@@ -1,8 +1,8 @@
 import shutil
 
 import pytest
-from stickyguard.audit import rules as rule_data
 
+from stickyguard.audit import rules as rule_data
 from tests.conftest import BAD
 
 GOOD = rule_data.RULES_DIR / "checks" / "SG101-affinity-cookie-missing-secure.yaml"

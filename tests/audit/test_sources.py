@@ -5,8 +5,8 @@ from mitmproxy import io as mitm_io
 from mitmproxy.addons import savehar
 from mitmproxy.test import tflow
 from mitmproxy.test import tutils
-from stickyguard.audit import sources
 
+from stickyguard.audit import sources
 from tests.conftest import BAD
 from tests.conftest import CAPTURES
 

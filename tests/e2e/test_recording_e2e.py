@@ -5,8 +5,8 @@ import json
 import urllib.request
 
 import pytest
-from stickyguard.audit import cli
 
+from stickyguard.audit import cli
 from tests.e2e.conftest import COOKIES
 
 pytestmark = pytest.mark.slow  # real processes: left out of `make check`

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from stickyguard.audit import cli
 
+from stickyguard.audit import cli
 from tests.conftest import require
 
 pytestmark = pytest.mark.slow  # real processes: left out of `make check`

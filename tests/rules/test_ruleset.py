@@ -3,6 +3,7 @@
 import re
 
 import pytest
+
 from stickyguard.audit import engine
 from stickyguard.audit import rules as rule_data
 from stickyguard.audit.findings import SEVERITIES

@@ -3,6 +3,7 @@ import random
 import re
 
 import pytest
+
 from stickyguard.addons.balancing import backends
 from stickyguard.addons.balancing.backends import BackendSpec
 

@@ -4,6 +4,7 @@ import socket
 import threading
 
 import pytest
+
 from stickyguard.addons.balancing import backends
 from stickyguard.addons.balancing import health
 

@@ -2,6 +2,7 @@ import collections
 import os
 
 import pytest
+
 from stickyguard.addons.balancing import ring
 
 SECRET = b"s" * 32

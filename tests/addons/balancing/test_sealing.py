@@ -3,6 +3,7 @@ import os
 import stat
 
 import pytest
+
 from stickyguard.addons.balancing import sealing
 
 A = b"a" * 32

@@ -1,6 +1,7 @@
 import asyncio
 
 import pytest
+
 from stickyguard.addons.balancing import store
 
 

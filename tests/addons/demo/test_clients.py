@@ -1,6 +1,7 @@
 import threading
 
 import pytest
+
 from stickyguard.addons.demo import shop as demo_shop
 from stickyguard.addons.demo.clients import Move
 from stickyguard.addons.demo.clients import Shopper

@@ -2,6 +2,7 @@ import argparse
 import os
 
 import pytest
+
 from stickyguard.addons import launch
 from stickyguard.addons.demo import main as demo
 

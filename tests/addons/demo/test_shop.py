@@ -6,6 +6,7 @@ import sys
 import threading
 
 import pytest
+
 from stickyguard.addons.demo import shop as demo_shop
 
 

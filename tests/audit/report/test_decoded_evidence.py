@@ -5,6 +5,7 @@ import json
 
 import pytest
 from ruamel.yaml import YAML
+
 from stickyguard.audit import catalog as catalog_mod
 from stickyguard.audit import decoders
 from stickyguard.audit import evidence
@@ -12,7 +13,6 @@ from stickyguard.audit import leaks
 from stickyguard.audit import rules as rule_data
 from stickyguard.audit.report import FORMATS
 from stickyguard.audit.report import markdown_format
-
 from tests.conftest import DATA
 
 VECTORS = [v for v in YAML(typ="safe").load((DATA / "decoder-vectors.yaml").read_text())

@@ -2,9 +2,9 @@
 auditor offer exactly what it lists."""
 
 import pytest
+
 from stickyguard.audit import report as report_formats
 from stickyguard.audit.report import FORMATS
-
 from tests.conftest import GOLDEN
 from tests.conftest import SCENARIOS
 

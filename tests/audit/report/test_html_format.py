@@ -1,10 +1,10 @@
 import html.parser
 
 import pytest
+
 from stickyguard.audit.engine import Audit
 from stickyguard.audit.records import Exchange
 from stickyguard.audit.report import html_format
-
 from tests.conftest import SCENARIOS
 
 EVIL = '<script>alert("x")</script>'

@@ -3,8 +3,8 @@ import json
 import pytest
 from jsonschema import Draft202012Validator
 from jsonschema import FormatChecker
-from stickyguard.audit.report import json_format
 
+from stickyguard.audit.report import json_format
 from tests.conftest import SCENARIOS
 
 SCHEMA = json.loads(json_format.SCHEMA_PATH.read_text())

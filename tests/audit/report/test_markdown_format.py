@@ -1,8 +1,8 @@
 import pytest
+
 from stickyguard.audit.engine import Audit
 from stickyguard.audit.records import Exchange
 from stickyguard.audit.report import markdown_format
-
 from tests.conftest import SCENARIOS
 
 

@@ -1,6 +1,6 @@
 import pytest
-from stickyguard.audit.report import table_format
 
+from stickyguard.audit.report import table_format
 from tests.conftest import SCENARIOS
 
 
@@ -35,7 +35,6 @@ def test_empty_report(ruleset, catalog):
 def test_overview_is_a_screenful_with_sites_and_the_worst_findings(ruleset, catalog):
     from stickyguard.audit import api
     from stickyguard.audit.engine import Audit
-
     from tests.conftest import ROOT
 
     auditor = Audit(ruleset, catalog)

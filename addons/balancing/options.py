@@ -1,0 +1,88 @@
+"""The balancer's options, declared once. The addon registers them with mitmproxy (`--set NAME=VALUE`,
+`:set` in the console, mitmweb's options), and `stickyguard balance` makes its flags and help from the
+same list, so every option is reachable from both and their words cannot drift apart.
+
+Options every kind shares are here; an option only one kind reads is declared in that kind's module
+(kinds/*.py) and joins the list through the registry (kinds/__init__.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+from typing import Optional
+
+from stickyguard.addons.balancing import backends
+
+SECRET_ENV = "STICKYGUARD_BALANCE_SECRET"
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    name: str  # balance_*
+    typespec: Any  # one mitmproxy can parse from --set: str, int, Optional[str], collections.abc.Sequence[str]
+    default: Any
+    help: str  # one paragraph, no type information (mitmproxy's rule for option help)
+    flag: str = ""  # the launcher's flag when it is not --NAME-without-balance_
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()  # named in the help; the check enforces them
+    check: Callable[[Any], str | None] | None = None  # what is wrong with a value, or None
+    secret: bool = False  # never printed back (the launcher's equivalent mitmdump command)
+
+    @property
+    def launcher_flag(self) -> str:
+        return self.flag or "--" + self.name.removeprefix("balance_").replace("_", "-")
+
+    @property
+    def repeated(self) -> bool:
+        return self.typespec == Sequence[str]
+
+    @property
+    def full_help(self) -> str:
+        return f"{self.help} One of: {', '.join(self.choices)}." if self.choices else self.help
+
+    def problem(self, value: Any) -> str | None:
+        if self.choices and value not in self.choices:
+            return f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}"
+        return self.check(value) if self.check else None
+
+
+def positive(name: str) -> Callable[[Any], str | None]:
+    return lambda value: None if value > 0 else f"{name} must be positive"
+
+
+def between(name: str, low: int, high: int) -> Callable[[Any], str | None]:
+    return lambda value: None if low <= value <= high else f"{name} must be {low}-{high}"
+
+
+COMMON: tuple[Option, ...] = (
+    Option("balance_backends", Sequence[str], [],
+           "A backend, NAME=URL[,weight=N][,route=ID]; repeat the option for each backend.",
+           flag="--backend", metavar="NAME=URL[,weight=N][,route=ID]"),
+    Option("balance_affinity", str, "cookie", "How sessions stick."),  # choices: the registry fills them
+    Option("balance_cookie_name", str, "sg_affinity",
+           "Name of the balancer's own cookie (sent as __Host-NAME over HTTPS)."),
+    Option("balance_secret", Optional[str], None,
+           f"Secrets for the affinity cookie and the keyed hashes, comma separated, the first seals; else "
+           f"${SECRET_ENV}; else balance_secret_file. A command line is visible to other local users: prefer "
+           f"the variable or the file.", secret=True),
+    Option("balance_secret_file", str, "~/.stickyguard/balance-secret",
+           "File with the secrets; created with a random secret when missing."),
+    Option("balance_app_cookie", str, "JSESSIONID",
+           "The application's session cookie (app-cookie learns it; route reads its .route suffix)."),
+    Option("balance_trusted_proxies", Sequence[str], [],
+           "Networks whose X-Forwarded-For (ip affinity) and X-Forwarded-Proto (a TLS terminator in front: the "
+           "cookie becomes __Host- and Secure) are believed.", flag="--trusted-proxy", metavar="CIDR"),
+    Option("balance_policy", str, "p2c",
+           "How new sessions are placed: p2c takes the less loaded of two backends picked by weight.",
+           choices=backends.POLICIES),
+    Option("balance_health", Optional[str], "tcp",
+           "Active health check: tcp or http:/PATH, with ,interval=2,timeout=0.5,rise=2,fall=3 (seconds, the "
+           "defaults); empty turns it off."),
+    Option("balance_idle_timeout", int, 1800, "Seconds a session may be idle.",
+           check=positive("balance_idle_timeout")),
+    Option("balance_absolute_timeout", int, 43200, "Seconds a session may last.",
+           check=positive("balance_absolute_timeout")),
+)
