@@ -15,7 +15,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 
 def _default_rules_dir() -> Path:
-    """Rules ship inside the wheel as audit/rules_data; a checkout keeps them in rules/."""
+    """Rules ship inside the wheel as stickyguard/audit/rules_data; a checkout keeps them in rules/."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "rules_data", here.parent / "rules"):
         if (candidate / "schema.json").is_file():
