@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Iterator
 from urllib.parse import unquote
 
 from stickyguard.audit.decoders import address_class
@@ -25,17 +26,18 @@ INTERNAL_SUFFIXES = ("local", "internal", "corp", "lan", "intranet", "localdomai
 
 _IPV4 = re.compile(r"(?<![\d.])((?:\d{1,3}\.){3}\d{1,3})(?::(\d{1,5}))?(?![\d.])")
 _IPV6_BRACKET = re.compile(r"\[([0-9A-Fa-f:.]{2,45})\](?::(\d{1,5}))?")
-_IPV6_BARE = re.compile(
-    r"(?<![0-9A-Fa-f:])((?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:)+:(?:[0-9A-Fa-f]{1,4}:?)*)"
-    r"(?![0-9A-Fa-f:])"
-)
+# A bare IPv6 literal is a maximal run of hex digits and colons; which runs are addresses is decided
+# in Python (_bare_ipv6), not by a pattern that could backtrack on a hostile value.
+_HEX_COLON_RUN = re.compile(r"[0-9A-Fa-f:]{3,}")
+_HEX_GROUP = re.compile(r"[0-9A-Fa-f]{1,4}")
 _URL = re.compile(r"\b(https?|wss?)://([^/\s\"'<>?#]+)[^\s\"'<>]*", re.IGNORECASE)
 _HOST_PORT = re.compile(r"(?<![\w.@-])([A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*):(\d{2,5})(?![\w.])")
 _INTERNAL_HOST = re.compile(
     r"(?<![\w.@-])((?:[A-Za-z0-9-]+\.)+(?:" + "|".join(re.escape(s) for s in INTERNAL_SUFFIXES) + r"))(?![\w-])",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}(?![\w-])")
+# The look-behind covers every character the local part may hold, so each run is tried once (linear time).
+_EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}(?![\w-])")
 _JWT = re.compile(r"^(eyJ[A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$")
 _B64 = re.compile(r"^[A-Za-z0-9+/_-]{8,}={0,2}$")
 _HEX = re.compile(r"^(?:[0-9A-Fa-f]{2}){4,}$")
@@ -120,9 +122,25 @@ def _first_addresses(found: Decoded, text: str) -> None:
     for m in _IPV6_BRACKET.finditer(text):
         if _add_address(found, m.group(1), m.group(2), strict=False):
             break
-    for m in _IPV6_BARE.finditer(text):
-        if _add_address(found, m.group(1), None, strict=True):
+    for run in _bare_ipv6(text):
+        if _add_address(found, run, None, strict=True):
             break
+
+
+def _bare_ipv6(text: str) -> Iterator[str]:
+    """Runs of hex digits and colons shaped like an IPv6 literal: 3 to 8 groups of 1-4 hex digits, or
+    groups followed by `::` (the address itself is checked by ipaddress)."""
+    for m in _HEX_COLON_RUN.finditer(text):
+        run = m.group(0)
+        if run.count(":") < 2 or run.startswith(":"):
+            continue
+        head, double, _ = run.partition("::")
+        groups = head.split(":")
+        if double:
+            if head and all(_HEX_GROUP.fullmatch(g) for g in groups):
+                yield run
+        elif 3 <= len(groups) <= 8 and all(_HEX_GROUP.fullmatch(g) for g in groups):
+            yield run
 
 
 def _add_address(found: Decoded, host: str, port: str | None, strict: bool) -> bool:
