@@ -5,10 +5,10 @@ registrable domain and cookie name), so a finding that moved between hosts of a 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from stickyguard.audit import limits
 from stickyguard.audit.findings import Report
 
 
@@ -19,7 +19,7 @@ class BaselineError(ValueError):
 def load(path: str) -> dict[str, dict[str, Any]]:
     """fingerprint -> finding of an earlier `--format json` report."""
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        doc = limits.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
         raise BaselineError(f"{path}: {e.strerror or e}") from None
     except (ValueError, UnicodeDecodeError) as e:

@@ -16,6 +16,7 @@ from typing import Any
 from stickyguard.audit import datafiles
 from stickyguard.audit import decoders
 from stickyguard.audit import leaks
+from stickyguard.audit import limits
 
 COOKIE_CLASSES = frozenset({"affinity", "other", "any"})
 
@@ -120,10 +121,10 @@ def classify_and_decode(catalog: Catalog, name: str, value: str) -> dict[str, An
         facts.update(affinity=found.affinity, classified_by=found.by)
         if found.vendor is not None:
             facts.update(vendor=found.vendor.id, vendor_name=found.vendor.name)
-        if found.decoder:
+        if found.decoder and len(value) <= limits.MAX_VALUE:  # no vendor's format is longer
             facts["decoded"] = decoders.DECODERS[found.decoder](name, value)
     if not facts["decoded"] or not _reveals_something(facts["decoded"]):
-        facts["decoded"] = leaks.find(value) or facts["decoded"]
+        facts["decoded"] = leaks.find(value[: limits.MAX_VALUE]) or facts["decoded"]
     return facts
 
 

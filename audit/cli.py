@@ -181,9 +181,9 @@ def run_audit(args: argparse.Namespace) -> int:
     auditor = api.new_audit(rules, catalog, settings, show_values=args.show_values, candidates=ranges)
     bar = None if args.no_progress else _progress_bar
     inputs, errors = api.read_inputs(auditor, args.inputs, args.url, progress=bar)
-    for error in errors:
-        _error(str(error))
     report = api.report(auditor, inputs, errors)
+    for error in report.errors:  # what could not be read, and what the input bounds cut
+        _error(str(error))
     if earlier is not None:
         baseline.apply(report, earlier, args.baseline)
     options = {"tablefmt": args.table_format}
@@ -198,7 +198,7 @@ def run_audit(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
-    if errors:
+    if report.errors:
         return 2
     worst = report.worst()
     if worst is not None and args.fail_on != "none" and severity_rank(worst) >= severity_rank(args.fail_on):

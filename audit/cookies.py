@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import tldextract
 from mitmproxy.net.http import cookies as mitm_cookies
 
+from stickyguard.audit import limits
 from stickyguard.audit.records import Exchange
 
 # RFC 6265bis "Cookie Lifetime Limits": user agents cap lifetimes at 400 days.
@@ -74,7 +75,7 @@ class CookieObservation:
 
 def observe(exchange: Exchange, now: float | None = None) -> list[CookieObservation]:
     """Every cookie the exchange's response sets."""
-    lines = exchange.set_cookie_lines()
+    lines = exchange.set_cookie_lines()[: limits.MAX_SET_COOKIES]  # the engine reports the cut
     if not lines:
         return []
     scheme, host = scheme_and_host(exchange.url)

@@ -19,6 +19,7 @@ from stickyguard.audit import compliance
 from stickyguard.audit import cookies
 from stickyguard.audit import decoders
 from stickyguard.audit import evidence
+from stickyguard.audit import limits
 from stickyguard.audit import recovery
 from stickyguard.audit.catalog import Catalog
 from stickyguard.audit.conditions import CONDITIONS
@@ -75,10 +76,23 @@ class Audit:
         self._hashed: list[cookies.CookieObservation] = []
         self._inventory: dict[tuple[str, str], dict[str, Any]] = {}
         self._findings: dict[tuple[str, str, str], Finding] = {}
+        self.notices: list[InputError] = []  # what the input bounds (audit/limits.py) cut
 
     def add(self, exchange: Exchange) -> None:
+        count = len(exchange.set_cookie_lines())
+        if count > limits.MAX_SET_COOKIES:
+            self._notice(exchange.source, exchange.place,
+                         f"{count} Set-Cookie lines in one response; the first {limits.MAX_SET_COOKIES} were audited")
         for obs in cookies.observe(exchange):
+            if len(obs.value) > limits.MAX_VALUE:
+                self._notice(obs.source, obs.place, f"cookie {obs.name}'s value is {len(obs.value)} characters; "
+                                                    f"its first {limits.MAX_VALUE} were searched")
             self.add_observation(obs)
+
+    def _notice(self, source: str, place: str, message: str) -> None:
+        """A bound cut something: say so in the report's errors (once per place, at most MAX_NOTICES)."""
+        if len(self.notices) < limits.MAX_NOTICES:
+            self.notices.append(InputError(source, place, message))
 
     @property
     def finding_count(self) -> int:
@@ -93,6 +107,10 @@ class Audit:
             return []  # a browser stores nothing, so there is nothing to judge
         if not obs.classified:
             catalog_mod.apply(self.catalog, obs)
+        elif obs.vendor is not None and obs.vendor not in self.catalog.vendors:
+            self._notice(obs.source, obs.place, f"cookie {obs.name}: the recording names vendor {obs.vendor!r}, "
+                                                "which the catalog does not know; judged as an unknown vendor's")
+            obs.vendor = obs.vendor_name = None
         if self.candidates and obs.decoded and "hash" in obs.decoded and "ip" not in obs.decoded:
             if len(self._hashed) < MAX_HASHED:
                 self._hashed.append(obs)  # judged in report(), once every target is known
@@ -246,7 +264,7 @@ class Audit:
             rules=[r.describe() for r in self.rules],
             cookies=inventory,
             findings=findings,
-            errors=list(errors),
+            errors=[*errors, *self.notices],
             show_values=self.show_values,
             sites=compliance.sites(inventory, findings, self._tagged("personal-data")),
             ip_exposure=compliance.ip_exposure(inventory, findings, self._tagged("client-address")),

@@ -10,11 +10,11 @@ raise alarms: a bare public IPv4 literal without a port is taken for a version s
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Iterator
 from urllib.parse import unquote
 
+from stickyguard.audit import limits
 from stickyguard.audit.decoders import address_class
 from stickyguard.audit.decoders import b64decode_loose
 from stickyguard.audit.evidence import Decoded
@@ -182,8 +182,8 @@ def _jwt(value: str) -> Decoded | None:
     if not m:
         return None
     try:
-        header = json.loads(b64decode_loose(m.group(1)) or b"")
-        payload = json.loads(b64decode_loose(m.group(2)) or b"")
+        header = limits.loads(b64decode_loose(m.group(1)) or b"")
+        payload = limits.loads(b64decode_loose(m.group(2)) or b"")
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(header, dict) or "alg" not in header or not isinstance(payload, dict):

@@ -9,6 +9,7 @@ into the `Exchange` the audit pipeline reads.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -19,6 +20,9 @@ from urllib.parse import parse_qsl
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from stickyguard.audit import catalog as catalog_mod
 from stickyguard.audit import clock
@@ -108,9 +112,19 @@ def _all(headers: list[tuple[str, str]], name: str) -> list[str]:
 
 
 def exchange(line: dict[str, Any], source: str, place: str) -> Exchange:
-    """The audit's view of one recorded line. Raises KeyError/TypeError/ValueError on a bad line."""
-    if line.get("v") != VERSION:
-        raise ValueError(f"unknown recording version {line.get('v')!r}")
+    """The audit's view of one recorded line. Raises ValueError, naming the field, on a line that does
+    not follow recording.schema.json."""
+    if not isinstance(line, dict) or line.get("v") != VERSION:
+        raise ValueError(f"unknown recording version {line.get('v') if isinstance(line, dict) else line!r}")
+    errors = list(_validator().iter_errors(line))
+    problem = next((e for e in errors if e.validator == "required"), None) or best_match(errors)
+    if problem is not None:
+        if problem.validator == "required":
+            missing = [f for f in problem.validator_value if f not in problem.instance]
+            where = "/".join(str(p) for p in problem.absolute_path)
+            raise ValueError(f"{where + ': ' if where else ''}missing {', '.join(missing)}")
+        where = "/".join(str(p) for p in problem.absolute_path) or "the line"
+        raise ValueError(f"{where}: {problem.message[:200]}")
     headers = [("Set-Cookie", f"{c['name']}={c['value']}" + (f"; {c['attributes']}" if c["attributes"] else ""))
                for c in line["set_cookies"]]
     if line.get("date"):
@@ -136,3 +150,8 @@ def exchange(line: dict[str, Any], source: str, place: str) -> Exchange:
 
 def load_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(load_schema())

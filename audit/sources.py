@@ -22,6 +22,7 @@ from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
 from stickyguard.audit import clock
+from stickyguard.audit import limits
 from stickyguard.audit.records import Exchange
 from stickyguard.audit.records import InputError
 
@@ -198,10 +199,16 @@ def _read_har(capture: Capture) -> Iterator[Exchange]:
             entry, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as e:
             raise _broken_json(text, pos, index, e) from None
+        except RecursionError:
+            raise _Damaged(f"byte {len(text[:pos].encode())} (entry {index})",
+                           f"JSON nested too deeply to read; the {index} entries before it were read") from None
         try:
             yield _har_entry(capture, entry, index, pages)
         except _Damaged as e:
             capture.record(e.place, e.message)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as e:
+            # A value of a shape no check above foresaw: one line, and the entries around it are kept.
+            capture.record(f"entry {index}", f"unreadable entry: {e}")
         index, pos = index + 1, end
 
 
@@ -211,6 +218,8 @@ def _explain_not_har(text: str) -> NoReturn:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise _Damaged(f"byte {len(text[: e.pos].encode())}", f"malformed JSON: {e.msg}") from None
+    except RecursionError:
+        raise _Damaged("top level", "JSON nested too deeply to read") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("log"), dict):
         raise _Damaged("top level", 'JSON but not a HAR file: no "log" object')
     raise _Damaged("log", 'not a HAR file: "log.entries" is missing or not a list')
@@ -234,7 +243,7 @@ def _decode_array(decoder: json.JSONDecoder, text: str, pos: int) -> list:
             return items
         try:
             item, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return items
         items.append(item)
 
@@ -318,7 +327,7 @@ def _har_cookie_lines(cookies: object) -> list[str]:
             parts.append(f"Domain={c['domain']}")
         expires = _iso_time(c.get("expires"))
         if expires is not None:
-            parts.append(f"Expires={email.utils.formatdate(expires, usegmt=True)}")
+            parts.append(f"Expires={_http_date_text(expires)}")
         if c.get("httpOnly"):
             parts.append("HttpOnly")
         if c.get("secure"):
@@ -327,6 +336,14 @@ def _har_cookie_lines(cookies: object) -> list[str]:
             parts.append(f"SameSite={c['sameSite']}")
         lines.append("; ".join(parts))
     return lines
+
+
+def _http_date_text(seconds: float) -> str:
+    """An HTTP date; past what Python's datetime can hold (year 9999), the last moment it can."""
+    try:
+        return email.utils.formatdate(seconds, usegmt=True)
+    except (ValueError, OverflowError, OSError):
+        return "Fri, 31 Dec 9999 23:59:59 GMT" if seconds > 0 else "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
 def _iso_time(value: object) -> float | None:
@@ -353,7 +370,7 @@ def top_level_from_headers(url: str, headers: list[tuple[str, str]]) -> str | No
 def _is_recording(head: bytes) -> bool:
     first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
     try:
-        line = json.loads(first)
+        line = limits.loads(first)
     except ValueError:
         return False
     return isinstance(line, dict) and "v" in line and "set_cookies" in line
@@ -374,7 +391,7 @@ def _read_recording(capture: Capture) -> Iterator[Exchange]:
                 continue
             place = f"line {number}"
             try:
-                yield recording.exchange(json.loads(raw), capture.name, place)
+                yield recording.exchange(limits.loads(raw), capture.name, place)
             except (ValueError, KeyError, TypeError, AttributeError) as e:
                 if not chunk and raw is lines[-1]:
                     raise _Damaged(place, "the last line is cut off; every line before it was read") from e
