@@ -40,9 +40,10 @@ SKIP = {
     "pip wheel --no-deps -w dist . && pip install dist/stickyguard-*.whl": "would replace the installation under "
     "test; test_packaging.py builds the wheel and installs it into a fresh venv",
 }
-# The README's backends are examples on a private network (10.0.0.x); run here, they point at loopback,
-# so no health probe or request leaves the machine.
-PRIVATE_EXAMPLE = re.compile(r"\b10\.0\.0\.\d{1,3}\b")
+# The README's backends are examples on a private network (10.0.0.x:PORT); run here, they point at a
+# loopback port where nothing listens, so no health probe or request leaves the machine (nor reaches
+# the proxy under test on its own port).
+PRIVATE_EXAMPLE = re.compile(r"\b10\.0\.0\.\d{1,3}(?::\d+)?(?![\d/])")
 PROXY = re.compile(r"^(stickyguard (balance|record)|mitmdump) |--keep-running")
 
 
@@ -115,7 +116,7 @@ def test_readme_command_runs_as_written(workspace, command):
     if command in SKIP:
         pytest.skip(SKIP[command])
     work, env = workspace
-    command = PRIVATE_EXAMPLE.sub("127.0.0.1", command)
+    command = PRIVATE_EXAMPLE.sub("127.0.0.1:1", command)
     if PROXY.search(command):
         _run_proxy(command, work, env)
         return
