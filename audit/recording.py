@@ -28,6 +28,7 @@ from stickyguard.audit import catalog as catalog_mod
 from stickyguard.audit import clock
 from stickyguard.audit import cookies
 from stickyguard.audit.records import Exchange
+from stickyguard.audit.records import visible_data
 
 VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("recording.schema.json")
@@ -144,7 +145,7 @@ def exchange(line: dict[str, Any], source: str, place: str) -> Exchange:
         place=place,
         server_ip=(line.get("server") or {}).get("address"),
     )
-    ex.cookie_facts = [{k: c.get(k) for k in catalog_mod.FACT_KEYS} for c in line["set_cookies"]]
+    ex.cookie_facts = [{k: visible_data(c.get(k)) for k in catalog_mod.FACT_KEYS} for c in line["set_cookies"]]
     return ex
 
 

@@ -7,7 +7,40 @@ headers or live traffic); an `InputError` is a capture that could not be read wh
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def visible(text: str) -> str:
+    """Text that can be written anywhere as UTF-8. Bytes that were not UTF-8 (which Python keeps as lone
+    surrogates, U+DC80-U+DCFF) become `\\xff` escapes; other lone surrogates (a HAR's `\\ud800`) `\\ud800`."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub(_escape_surrogate, text)
+
+
+def _escape_surrogate(m: re.Match) -> str:
+    code = ord(m.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def visible_data(data: Any) -> Any:
+    """visible() over every string in parsed JSON (keys too)."""
+    if isinstance(data, str):
+        return visible(data)
+    if isinstance(data, dict):
+        return {visible_data(k): visible_data(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [visible_data(v) for v in data]
+    return data
+
+
+def _visible_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    if all(k.isascii() and v.isascii() for k, v in headers):
+        return headers
+    return [(visible(k), visible(v)) for k, v in headers]
 
 
 @dataclasses.dataclass
@@ -26,6 +59,14 @@ class Exchange:
     server_ip: str | None = None
     # Per Set-Cookie line, classification and decoded evidence a recording already carries.
     cookie_facts: list[dict[str, Any] | None] | None = None
+
+    def __post_init__(self) -> None:
+        # Whatever bytes a capture or a server sent, every string downstream can be written as UTF-8.
+        self.url = visible(self.url)
+        self.top_level_url = visible(self.top_level_url) if self.top_level_url else self.top_level_url
+        self.request_headers = _visible_headers(self.request_headers)
+        self.response_headers = _visible_headers(self.response_headers)
+        self.source, self.place = visible(self.source), visible(self.place)
 
     def response_header(self, name: str) -> str | None:
         return _first(self.response_headers, name)
@@ -54,6 +95,9 @@ class InputError:
     input: str
     place: str
     message: str
+
+    def __post_init__(self) -> None:
+        self.input, self.place, self.message = visible(self.input), visible(self.place), visible(self.message)
 
     def __str__(self) -> str:
         where = f"{self.input}: {self.place}" if self.place else self.input

@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stickyguard.audit.clock import human_duration
 from stickyguard.audit.evidence import describe
 from stickyguard.audit.findings import SEVERITIES
 from stickyguard.audit.findings import Report
+
+# Characters that act on a terminal or split a Markdown row instead of showing: C0 controls but the
+# newline, DEL, C1 controls (ESC sequences, CSI), CR, the line and paragraph separators, and the bidi
+# overrides that reorder what is shown.
+_UNPRINTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """The text with every character in _UNPRINTABLE shown as an escape (`\\x1b`, `\\u2028`)."""
+    if text.isprintable():
+        return text
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                            else f"\\u{ord(m.group()):04x}", text)
+
+
+def printable_data(data: Any) -> Any:
+    """printable() over every string of a report's data, for the formats read on a terminal."""
+    if isinstance(data, str):
+        return printable(data)
+    if isinstance(data, dict):
+        return {k: printable_data(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [printable_data(v) for v in data]
+    return data
 
 
 def summary_line(report: Report) -> str:

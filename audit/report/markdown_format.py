@@ -14,7 +14,7 @@ _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 
 def esc(text: object) -> str:
     """Escape Markdown syntax and raw HTML in a value that came from a capture."""
-    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = common.printable(str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _SPECIAL.sub(r"\\\1", s).replace("\n", " ")
 
 

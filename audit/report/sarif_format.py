@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import quote
 
 from stickyguard.audit.findings import Report
 from stickyguard.audit.report import common
@@ -123,4 +124,7 @@ def _location(source: str, place: str) -> dict:
 
 
 def _uri(path: str) -> str:
-    return "stdin" if path == "<stdin>" else path.replace("\\", "/").replace(" ", "%20")
+    """A relative URI reference (SARIF 3.10): the path with every character a URI may not hold percent-encoded."""
+    if path == "<stdin>":
+        return "stdin"
+    return quote(path.replace("\\", "/"), safe="/:@!$&'()*+,;=-._~", errors="backslashreplace")

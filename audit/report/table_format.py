@@ -15,7 +15,7 @@ _SITE_WIDTHS = [16, 19, 7, 8, 21]
 
 
 def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
-    data = report.as_dict()
+    data = common.printable_data(report.as_dict())
     out = [_headline(data, report), ""]
     if data["findings"]:
         out += _findings("Findings", data["findings"], tablefmt)
@@ -50,7 +50,7 @@ def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT) -> str:
 def render_overview(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT, worst: int = 8) -> str:
     """A screenful: the summary, one row per site with its exemption verdict, and the `worst`
     most severe findings; the full report holds the rest."""
-    data = report.as_dict()
+    data = common.printable_data(report.as_dict())
     out = [_headline(data, report), ""]
     if data["sites"]:
         rows = [
