@@ -12,6 +12,9 @@ from jsonschema import Draft202012Validator
 from jsonschema import FormatChecker
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
+
+from stickyguard.audit import limits
 
 
 def _default_rules_dir() -> Path:
@@ -59,17 +62,52 @@ def _validator(defname: str) -> Draft202012Validator:
 
 
 def load_yaml(path: Path) -> tuple[Any, list[str]]:
-    """Round-trip load, which keeps line numbers; a syntax error becomes a problem line."""
+    """Round-trip load, which keeps line numbers; a syntax error becomes a problem line. Rule data is
+    data only: a file over limits.MAX_RULE_FILE, YAML anchors and aliases (a few hundred bytes of them
+    expand to gigabytes) and nesting too deep to read are refused, each as a problem line."""
+    try:
+        size = path.stat().st_size
+        if size > limits.MAX_RULE_FILE:
+            return None, [f"{path}:1: {size} bytes; a rule data file may have at most {limits.MAX_RULE_FILE}"]
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        return None, [f"{path}:1: cannot read: {e}"]
+    deep = _too_deep(text)
+    if deep:
+        return None, [f"{path}:{deep}: YAML nested too deeply to read (more than {MAX_NESTING} levels)"]
     yaml = YAML(typ="rt")
     try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.load(f), []
+        for event in yaml.parse(text):
+            if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
+                return None, [f"{path}:{event.start_mark.line + 1}: YAML anchors and aliases are not allowed in "
+                              "rule data; write the value out"]
+        return yaml.load(text), []
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
         return None, [f"{path}:{line}: YAML syntax: {e.problem or e.context}"]
-    except (OSError, UnicodeDecodeError) as e:
-        return None, [f"{path}:1: cannot read: {e}"]
+    except RecursionError:
+        return None, [f"{path}:1: YAML nested too deeply to read"]
+
+
+MAX_NESTING = 64  # levels of [ ] and { }, and of 4-space indentation; rule data uses a handful
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where the text nests deeper than MAX_NESTING (counted before parsing: the YAML parser
+    takes seconds per thousand levels before it gives up), or None."""
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if len(line) - len(line.lstrip(" ")) > 4 * MAX_NESTING:
+            return number
+        for char in line:
+            if char in "[{":
+                depth += 1
+                if depth > MAX_NESTING:
+                    return number
+            elif char in "]}":
+                depth = max(depth - 1, 0)
+    return None
 
 
 def validate(path: Path, data: Any, defname: str) -> list[str]:

@@ -124,10 +124,16 @@ def _check_semantics(path: Path, data: Any) -> list[str]:
         problems.append(f"{path}:{line_of(data, ['id'])}: id: {data['id']} is in no rule family ({known})")
     for field in ("message", "remediation"):
         try:
-            names = {n for _, n, _, _ in string.Formatter().parse(data[field]) if n is not None}
+            parts = [(n, spec, conv) for _, n, spec, conv in string.Formatter().parse(data[field]) if n is not None]
         except ValueError as e:
             problems.append(f"{path}:{line_of(data, [field])}: {field}: {e}")
             continue
+        names = {n for n, _, _ in parts}
+        for name, spec, conv in parts:
+            if spec or conv:  # `{cookie:>200000000}` would write a 400 MB report
+                problems.append(f"{path}:{line_of(data, [field])}: {field}: {{{name}{'!' + conv if conv else ''}"
+                                f"{':' + spec if spec else ''}}}: format specs and conversions are not allowed; "
+                                f"write {{{name}}}")
         unknown = names - MESSAGE_FIELDS
         if unknown:
             problems.append(
