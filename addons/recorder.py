@@ -22,6 +22,7 @@ import secrets
 from pathlib import Path
 from typing import IO
 from typing import Optional
+from typing import TextIO
 
 from mitmproxy import ctx
 from mitmproxy import exceptions
@@ -99,7 +100,7 @@ class Recorder:
             if ctx.options.record_file:
                 self.path = Path(ctx.options.record_file).expanduser()
                 try:
-                    self.stream = open(self.path, "a", encoding="utf-8")
+                    self.stream = _open_private(self.path)
                 except OSError as e:
                     raise exceptions.OptionsError(f"Cannot open record_file {self.path}: {e.strerror or e}") from e
 
@@ -153,7 +154,7 @@ class Recorder:
         while self.path.with_name(f"{self.path.name}.{n}").exists():
             n += 1
         self.path.rename(self.path.with_name(f"{self.path.name}.{n}"))
-        self.stream = open(self.path, "a", encoding="utf-8")
+        self.stream = _open_private(self.path)
 
     def _close(self) -> None:
         if self.stream is not None:
@@ -162,6 +163,12 @@ class Recorder:
 
     def done(self) -> None:
         self._close()
+
+
+def _open_private(path: Path) -> TextIO:
+    """Append to the recording; a new one is created readable by its owner only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 addons = [Recorder()]

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -50,11 +51,34 @@ def truncate_address(ip: str) -> str:
 
 
 def drop_query_values(url: str) -> str:
+    """The URL without what identifies a user: query values, path parameter values (`;jsessionid=...`),
+    the fragment and any user:password; names stay, so an audit still sees what was there."""
     parts = urlsplit(url)
-    if not parts.query:
-        return url
+    path = _PATH_PARAM.sub(lambda m: f";{m.group(1)}=", parts.path)
     query = urlencode([(k, "") for k, _ in parse_qsl(parts.query, keep_blank_values=True)])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    netloc = parts.netloc.rpartition("@")[2]
+    if (path, query, netloc) == (parts.path, parts.query, parts.netloc) and not parts.fragment:
+        return url
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+_PATH_PARAM = re.compile(r";([^;=/]*)=[^;/]*")
+# Evidence that names a person or may carry a token: kept as a keyed hash, its key saying what it was.
+_PRIVATE_EVIDENCE = ("email", "jwt_personal_claims")
+
+
+def private_evidence(decoded: dict[str, Any] | None, key: bytes) -> dict[str, Any] | None:
+    """What a recording keeps of decoded evidence: e-mail addresses as keyed hashes, URLs without the
+    values of their query and path parameters; addresses, ports and names as they are."""
+    if not decoded:
+        return decoded
+    kept = dict(decoded)
+    for name in _PRIVATE_EVIDENCE:
+        if isinstance(kept.get(name), str):
+            kept[name] = keyed_hash(key, kept[name])
+    if isinstance(kept.get("url"), str):
+        kept["url"] = drop_query_values(kept["url"])
+    return kept
 
 
 def record(
@@ -76,6 +100,8 @@ def record(
         name, value, _ = parsed
         attributes = line.split(";", 1)[1].strip() if ";" in line else ""
         facts = catalog_mod.classify_and_decode(catalog, name, value)
+        if not raw_values:
+            facts["decoded"] = private_evidence(facts["decoded"], key)
         set_cookies.append({
             "name": name,
             "value": value if raw_values else keyed_hash(key, value),
@@ -98,7 +124,8 @@ def record(
         "status": exchange.status,
         "tls": tls,
         "date": exchange.response_header("date"),
-        "top_level_url": exchange.top_level_url,
+        "top_level_url": exchange.top_level_url if keep_query or not exchange.top_level_url
+        else drop_query_values(exchange.top_level_url),  # a Referer's query can hold tokens and e-mails
         "sec_fetch_site": exchange.request_header("sec-fetch-site"),
         "server": {"address": exchange.server_ip, "port": server_port} if exchange.server_ip else None,
         "client": keyed_hash(key, truncate_address(client_ip)) if client_ip else None,

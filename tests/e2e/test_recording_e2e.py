@@ -115,3 +115,64 @@ def test_recorder_in_upstream_mode(backend, mitmdump, tmp_path):
             assert r.status == 200
     lines = [json.loads(x) for x in rec.read_text().splitlines()]
     assert [line["url"].split("?")[0].rsplit("/", 1)[-1] for line in lines] == [p.strip("/") for p in COOKIES]
+
+
+class _Canaries:
+    """A site that hands out values a recording must not keep (issue 12)."""
+
+    EMAIL = "carol.canary@example.com"
+    TOKEN = "Tok3nCanary77"
+    COOKIES = [
+        f"contact={EMAIL}; Path=/",                                   # an e-mail in a cookie value
+        f"back=https://app.internal:8443/cb?token={TOKEN}; Path=/",   # a backend URL with a token
+        f"JSESSIONID=Sess1onCanary.node2; Path=/; HttpOnly",
+    ]
+
+
+def test_the_recording_keeps_none_of_the_canaries(mitmdump, tmp_path):
+    import base64
+    import http.server
+    import stat
+    import threading
+
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256"}').rstrip(b"=").decode()
+    claims = base64.urlsafe_b64encode(json.dumps({"email": _Canaries.EMAIL}).encode()).rstrip(b"=").decode()
+    jwt = f"{header}.{claims}.c2ln"
+
+    class Site(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            for cookie in [*_Canaries.COOKIES, f"id={jwt}; Path=/"]:
+                self.send_header("Set-Cookie", cookie)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rec = tmp_path / "site.jsonl"
+    try:
+        port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{server.server_address[1]}", "-s",
+                              "addons/recorder.py", "--set", f"record_file={rec}")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/shop;jsessionid=PathCanary42/cart?user={_Canaries.EMAIL}&t={_Canaries.TOKEN}",
+            headers={"Referer": f"https://shop.example/login?next=/x&token={_Canaries.TOKEN}&u={_Canaries.EMAIL}",
+                     "Cookie": "JSESSIONID=ReqCookieCanary"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 200
+        mitmdump.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    text = rec.read_text()
+    for canary in (_Canaries.EMAIL, _Canaries.TOKEN, "PathCanary42", "Sess1onCanary", "ReqCookieCanary", "carol"):
+        assert canary not in text, canary
+    assert stat.S_IMODE(rec.stat().st_mode) == 0o600
+    line = json.loads(text)
+    assert ";jsessionid=/cart" in line["url"] and "user=&t=" in line["url"]
+    by_name = {c["name"]: c for c in line["set_cookies"]}
+    assert by_name["contact"]["decoded"]["email"].startswith("hmac-sha256:")
+    assert by_name["back"]["decoded"]["url"] == "https://app.internal:8443/cb?token="
