@@ -13,9 +13,12 @@ accumulate. The report is written when the proxy stops, and on demand with the c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from typing import Optional
 
 import mitmproxy.types
@@ -42,6 +45,7 @@ class Auditor:
     def __init__(self) -> None:
         self.audit: api.Audit | None = None
         self.responses = 0
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stickyguard-auditor")
 
     def load(self, loader) -> None:
         loader.add_option("audit_report", Optional[str], None, "Write the audit report here when the proxy stops.")
@@ -70,17 +74,30 @@ class Auditor:
                 raise exceptions.OptionsError(f"audit_rules: {e.problems[0]}") from e
             self.audit = api.new_audit(rules, catalog)
 
-    def response(self, flow: http.HTTPFlow) -> None:
+    async def response(self, flow: http.HTTPFlow) -> None:
         if self.audit is None or flow.response is None:
             return
-        before = self.audit.finding_count
         try:
-            self.audit.add(api.exchange_from_flow(flow, "live", flow.request.pretty_url))
+            exchange = api.exchange_from_flow(flow, "live", flow.request.pretty_url)
         except Exception as e:  # one odd response must never stop the proxy
             logging.warning(f"auditor: skipped {flow.request.pretty_url}: {e}")
             return
+        # The audit runs on one worker thread, in arrival order: judging a costly value holds up this
+        # response only, never other clients on mitmproxy's event loop.
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._worker, self._judge, self.audit, exchange)
+        except RuntimeError:  # the proxy is stopping: the worker took its last response
+            return
+
+    def _judge(self, audit: api.Audit, exchange: Any) -> None:
+        before = audit.finding_count
+        try:
+            audit.add(exchange)
+        except Exception as e:  # one odd response must never stop the proxy
+            logging.warning(f"auditor: skipped {exchange.url}: {e}")
+            return
         self.responses += 1
-        for finding in self.audit.findings_since(before):
+        for finding in audit.findings_since(before):
             logging.warning(f"stickyguard {finding.severity} {finding.rule} {finding.host} {finding.cookie}: "
                             f"{finding.title}")
 
@@ -92,7 +109,8 @@ class Auditor:
     def write(self, path: str, fmt: str) -> None:
         assert self.audit is not None
         inputs = [{"path": "live traffic", "kind": "live", "sha256": None, "exchanges": self.responses}]
-        report = api.report(self.audit, inputs, [])
+        # On the worker, after the responses already handed to it: the audit is never read mid-change.
+        report = self._worker.submit(api.report, self.audit, inputs, []).result()
         try:
             Path(path).write_text(api.FORMATS[fmt].render(report), encoding="utf-8")
         except OSError as e:
@@ -105,6 +123,7 @@ class Auditor:
                 self.write(ctx.options.audit_report, format_for(ctx.options.audit_report, ctx.options.audit_format))
             except exceptions.CommandError as e:
                 logging.error(f"stickyguard: {e}")
+        self._worker.shutdown(wait=True)
 
 
 addons = [Auditor()]

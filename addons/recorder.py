@@ -15,12 +15,16 @@ killed proxy loses at most the line being written; the file rotates by size.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
+from typing import Any
 from typing import Optional
 from typing import TextIO
 
@@ -49,6 +53,8 @@ class Recorder:
         self.key: bytes = b""
         self.catalog: api.Catalog | None = None
         self.lines = 0
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stickyguard-recorder")
+        self._lock = threading.Lock()  # the stream: written by the worker, reopened by configure and done
 
     def load(self, loader) -> None:
         loader.add_option("record_file", Optional[str], None, "Write the recording (JSON Lines) to this file.")
@@ -96,56 +102,68 @@ class Recorder:
         if self.catalog is None:
             self.catalog = api.load_catalog()
         if "record_file" in updated:
-            self._close()
+            with self._lock:
+                self._close()
             if ctx.options.record_file:
                 self.path = Path(ctx.options.record_file).expanduser()
                 try:
-                    self.stream = _open_private(self.path)
+                    with self._lock:
+                        self.stream = _open_private(self.path)
                 except OSError as e:
                     raise exceptions.OptionsError(f"Cannot open record_file {self.path}: {e.strerror or e}") from e
 
-    def response(self, flow: http.HTTPFlow) -> None:
+    async def response(self, flow: http.HTTPFlow) -> None:
         if self.stream is None or flow.response is None:
             return
         if self.filter and not flowfilter.match(self.filter, flow):
             return
         try:
-            line = self.line_for(flow)
+            exchange = api.exchange_from_flow(flow, "live", "")
         except Exception as e:  # one odd flow must never stop the proxy or the recording
             logging.warning(f"recorder: skipped {flow.request.pretty_url}: {e}")
             return
-        if line is not None:
-            self._write(line)
-
-    def line_for(self, flow: http.HTTPFlow) -> dict | None:
-        exchange = api.exchange_from_flow(flow, "live", "")
         server = flow.server_conn.peername or flow.server_conn.address
         client = flow.client_conn.peername
-        assert self.catalog is not None
-        return api.record_line(
-            exchange,
-            self.catalog,
-            self.key,
-            raw_values=ctx.options.record_values == "raw",
-            keep_query=ctx.options.record_query == "keep",
-            client_ip=str(client[0]) if client else None,
-            tls=flow.client_conn.tls_established,
-            server_port=int(server[1]) if server else None,
-        )
-
-    def _write(self, line: dict) -> None:
-        assert self.stream is not None and self.path is not None
+        details = {
+            "raw_values": ctx.options.record_values == "raw",
+            "keep_query": ctx.options.record_query == "keep",
+            "client_ip": str(client[0]) if client else None,
+            "tls": flow.client_conn.tls_established,
+            "server_port": int(server[1]) if server else None,
+        }
+        # Judging the cookies and writing the line run on one worker thread, in arrival order: a slow
+        # disk or a costly value holds up this response only, never other clients on the event loop.
+        loop = asyncio.get_running_loop()
+        max_bytes = ctx.options.record_max_bytes
         try:
-            self.stream.write(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n")
-            self.stream.flush()
-            self.lines += 1
-            limit = ctx.options.record_max_bytes
-            if limit and self.stream.tell() >= limit:
-                self._rotate()
-        except OSError as e:
-            # Like mitmproxy's save addon: better to stop loudly than to let traffic pass unrecorded.
-            logging.error(f"recorder: cannot write {self.path}: {e.strerror or e}")
-            ctx.master.shutdown()
+            await loop.run_in_executor(self._worker, self._record, exchange, details, max_bytes, loop)
+        except RuntimeError:  # the proxy is stopping: the worker took its last response
+            return
+
+    def _record(self, exchange: Any, details: dict, max_bytes: int, loop: asyncio.AbstractEventLoop) -> None:
+        assert self.catalog is not None
+        try:
+            line = api.record_line(exchange, self.catalog, self.key, **details)
+        except Exception as e:  # one odd exchange must never stop the recording
+            logging.warning(f"recorder: skipped {exchange.url}: {e}")
+            return
+        if line is not None:
+            self._write(line, max_bytes, loop)
+
+    def _write(self, line: dict, max_bytes: int, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            if self.stream is None or self.path is None:
+                return
+            try:
+                self.stream.write(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n")
+                self.stream.flush()
+                self.lines += 1
+                if max_bytes and self.stream.tell() >= max_bytes:
+                    self._rotate()
+            except OSError as e:
+                # Like mitmproxy's save addon: better to stop loudly than to let traffic pass unrecorded.
+                logging.error(f"recorder: cannot write {self.path}: {e.strerror or e}")
+                loop.call_soon_threadsafe(ctx.master.shutdown)
 
     def _rotate(self) -> None:
         assert self.path is not None
@@ -162,7 +180,9 @@ class Recorder:
             self.stream = None
 
     def done(self) -> None:
-        self._close()
+        self._worker.shutdown(wait=True)  # every line judged before the proxy stopped is written
+        with self._lock:
+            self._close()
 
 
 def _open_private(path: Path) -> TextIO:

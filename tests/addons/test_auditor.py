@@ -1,3 +1,4 @@
+import asyncio
 import json
 import logging
 
@@ -8,6 +9,10 @@ from mitmproxy.test import tflow
 from mitmproxy.test import tutils
 
 from stickyguard.addons import auditor
+
+
+def respond(addon, f):
+    asyncio.run(addon.response(f))
 
 
 def flow(*set_cookies):
@@ -28,7 +33,7 @@ def test_logs_each_new_finding_once(live, caplog):
     addon, _ = live
     caplog.set_level(logging.WARNING)
     for _ in range(3):
-        addon.response(flow("BIGipServerweb=1677787402.36895.0000; path=/"))
+        respond(addon, flow("BIGipServerweb=1677787402.36895.0000; path=/"))
     lines = [r.getMessage() for r in caplog.records if "SG201" in r.getMessage()]
     assert lines == ["stickyguard high SG201 shop.example BIGipServerweb: "
                      "Cookie value decodes to an internal network address"]
@@ -37,7 +42,7 @@ def test_logs_each_new_finding_once(live, caplog):
 
 def test_report_on_done_and_on_command(live, tmp_path):
     addon, tctx = live
-    addon.response(flow("SERVERID=s1; Path=/"))
+    respond(addon, flow("SERVERID=s1; Path=/"))
     on_demand = tmp_path / "now.json"
     tctx.master.commands.call("audit.report", str(on_demand))
     doc = json.loads(on_demand.read_text())

@@ -1,3 +1,4 @@
+import asyncio
 import json
 
 import pytest
@@ -27,6 +28,10 @@ def flow(set_cookies=(), url_path=b"/cart?token=SECRET&x=1", request_cookie=None
     return f
 
 
+def respond(addon, f):
+    asyncio.run(addon.response(f))
+
+
 def lines(path):
     return [json.loads(x) for x in path.read_text().splitlines()]
 
@@ -41,9 +46,9 @@ def rec(tmp_path):
 def test_records_only_what_an_audit_needs(rec):
     addon, tctx, path = rec
     tctx.configure(addon, record_file=str(path), record_key="k")
-    addon.response(flow(["BIGipServerweb=1677787402.36895.0000; path=/", "sid=s3cr3tvalue; Secure"],
+    respond(addon, flow(["BIGipServerweb=1677787402.36895.0000; path=/", "sid=s3cr3tvalue; Secure"],
                         request_cookie="sid=old-secret; theme=dark"))
-    addon.response(flow([], url_path=b"/plain"))  # nothing cookie-related: not recorded
+    respond(addon, flow([], url_path=b"/plain"))  # nothing cookie-related: not recorded
     addon.done()
     (line,) = lines(path)
     SCHEMA.validate(line)
@@ -61,7 +66,7 @@ def test_records_only_what_an_audit_needs(rec):
 def test_raw_values_and_kept_query(rec):
     addon, tctx, path = rec
     tctx.configure(addon, record_file=str(path), record_values="raw", record_query="keep")
-    addon.response(flow(["sid=visible"]))
+    respond(addon, flow(["sid=visible"]))
     addon.done()
     (line,) = lines(path)
     assert line["set_cookies"][0]["value"] == "visible"
@@ -71,7 +76,7 @@ def test_raw_values_and_kept_query(rec):
 def test_backend_headers_alone_are_recorded(rec):
     addon, tctx, path = rec
     tctx.configure(addon, record_file=str(path))
-    addon.response(flow([], extra=[(b"x-backend-server", b"app-3.internal"), (b"server", b"nginx/1.25")]))
+    respond(addon, flow([], extra=[(b"x-backend-server", b"app-3.internal"), (b"server", b"nginx/1.25")]))
     addon.done()
     (line,) = lines(path)
     assert line["backend_headers"] == {"x-backend-server": "app-3.internal", "server": "nginx/1.25"}
@@ -80,7 +85,7 @@ def test_backend_headers_alone_are_recorded(rec):
 def test_filter(rec):
     addon, tctx, path = rec
     tctx.configure(addon, record_file=str(path), record_filter="~d other.example")
-    addon.response(flow(["sid=1"]))
+    respond(addon, flow(["sid=1"]))
     addon.done()
     assert path.read_text() == ""
 
@@ -88,8 +93,8 @@ def test_filter(rec):
 def test_rotation(rec):
     addon, tctx, path = rec
     tctx.configure(addon, record_file=str(path), record_max_bytes=1)
-    addon.response(flow(["a=1"]))
-    addon.response(flow(["b=2"]))
+    respond(addon, flow(["a=1"]))
+    respond(addon, flow(["b=2"]))
     addon.done()
     assert (path.parent / "rec.jsonl.1").is_file() and (path.parent / "rec.jsonl.2").is_file()
 
@@ -115,7 +120,7 @@ def test_unwritable_file(rec, tmp_path):
 def test_the_audit_reads_a_recording(rec):
     addon, tctx, path = rec
     tctx.configure(addon, record_file=str(path))
-    addon.response(flow(["BIGipServerweb=1677787402.36895.0000; path=/",
+    respond(addon, flow(["BIGipServerweb=1677787402.36895.0000; path=/",
                          "JSESSIONID=7D8A2F0B4C1E9A3D5F6B8C0E2A4D6F81.node2; Path=/; Secure; HttpOnly"]))
     addon.done()
     capture = sources.open_capture(str(path))

@@ -125,7 +125,7 @@ class _Canaries:
     COOKIES = [
         f"contact={EMAIL}; Path=/",                                   # an e-mail in a cookie value
         f"back=https://app.internal:8443/cb?token={TOKEN}; Path=/",   # a backend URL with a token
-        f"JSESSIONID=Sess1onCanary.node2; Path=/; HttpOnly",
+        "JSESSIONID=Sess1onCanary.node2; Path=/; HttpOnly",
     ]
 
 
@@ -176,3 +176,54 @@ def test_the_recording_keeps_none_of_the_canaries(mitmdump, tmp_path):
     by_name = {c["name"]: c for c in line["set_cookies"]}
     assert by_name["contact"]["decoded"]["email"].startswith("hmac-sha256:")
     assert by_name["back"]["decoded"]["url"] == "https://app.internal:8443/cb?token="
+
+
+def test_one_hostile_response_does_not_hold_up_other_clients(mitmdump, tmp_path):
+    """A value that used to take the leak search over a minute (`1::` + letters + `::`), through the
+    recorder and the live auditor: the client that asked waits for its own response only; another
+    client is served at once all the while."""
+    import concurrent.futures
+    import http.server
+    import threading
+    import time
+
+    hostile = ["lb=1::" + "abcdef" * 7 + "::; Path=/", "pad=" + "1:" * 3000 + "; Path=/",
+               "BIGipServerweb=1677787402.36895.0000; Path=/"]
+
+    class Site(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            for cookie in hostile if self.path == "/hostile" else []:
+                self.send_header("Set-Cookie", cookie)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rec = tmp_path / "site.jsonl"
+    try:
+        port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{server.server_address[1]}",
+                              "-s", "addons/recorder.py", "-s", "addons/auditor.py", "--set", f"record_file={rec}")
+
+        def get(path):
+            start = time.monotonic()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+                assert r.status == 200
+            return time.monotonic() - start
+
+        get("/plain")  # warm: connections and the first hook calls
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            hostile_done = pool.submit(lambda: [get("/hostile") for _ in range(3)])
+            others = [get("/plain") for _ in range(20)]
+            hostile_times = hostile_done.result(timeout=60)
+        mitmdump.stop()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert max(others) < 1.0, others
+    assert max(hostile_times) < 5.0, hostile_times
+    assert "BIGipServerweb" in rec.read_text()  # the cookie beside the hostile ones is recorded
