@@ -27,7 +27,16 @@ def load(path: str) -> dict[str, dict[str, Any]]:
     findings = doc.get("findings") if isinstance(doc, dict) else None
     if not isinstance(findings, list) or not all(isinstance(f, dict) and "fingerprint" in f for f in findings):
         raise BaselineError(f"{path}: not a stickyguard JSON report (no findings with fingerprints)")
+    for i, f in enumerate(findings):
+        wrong = [key for key in _KEPT if not isinstance(f.get(key), str)]
+        if wrong:
+            raise BaselineError(f"{path}: findings[{i}]: {wrong[0]} is not a string, as a stickyguard JSON report "
+                                "has it")
     return {f["fingerprint"]: f for f in findings}
+
+
+# What apply() copies from an earlier finding into the list of fixed ones.
+_KEPT = ("rule", "title", "severity", "host", "cookie", "fingerprint")
 
 
 def apply(report: Report, earlier: dict[str, dict[str, Any]], path: str) -> None:
@@ -37,7 +46,7 @@ def apply(report: Report, earlier: dict[str, dict[str, Any]], path: str) -> None
         now.add(finding.fingerprint)
         finding.status = "unchanged" if finding.fingerprint in earlier else "new"
     fixed = [
-        {key: f.get(key) for key in ("rule", "title", "severity", "host", "cookie", "fingerprint")}
+        {key: f.get(key) for key in _KEPT}
         for fp, f in sorted(earlier.items()) if fp not in now
     ]
     report.baseline = {

@@ -69,3 +69,12 @@ def test_recording_lines_that_lie(run, tmp_path, catalog, changes, message):
     from stickyguard.audit.report import json_format
 
     Draft202012Validator(json.loads(json_format.SCHEMA_PATH.read_text())).validate(report)
+
+
+def test_a_baseline_whose_findings_lie(run, tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"findings": [{"fingerprint": "x", "rule": ["SG201"], "title": "t", "severity": "high",
+                                             "host": "h", "cookie": "c"}]}))
+    status, _, err = run("audit", str(CAPTURES / "shop-headers.txt"), "--baseline", str(old))
+    assert status == 2 and err.strip() == f"stickyguard: error: --baseline: {old}: findings[0]: rule is not a " \
+                                          "string, as a stickyguard JSON report has it"
