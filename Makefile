@@ -8,7 +8,7 @@ DEMO_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint venv bench clean
+.PHONY: demo test check lint venv bench fuzz clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,11 @@ lint: $(STAMP)
 # Not part of `make test`: a long run that prints throughput and memory ratios.
 bench: $(STAMP)
 	$(VENV)/bin/python bench/audit_throughput.py
+
+# Not part of `make test`: thousands of generated and mutated captures through the audit (a few minutes).
+FUZZ_ARGS ?= --inputs 3000
+fuzz: $(STAMP)
+	$(VENV)/bin/python bench/fuzz_audit.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf .venv .venv-* build dist *.egg-info
