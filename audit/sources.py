@@ -425,9 +425,12 @@ def _read_flows(capture: Capture) -> Iterator[Exchange]:
                 f"byte {start} (flow {index})",
                 f"{what}; the {index} flows before it were read",
             ) from e
+        if not isinstance(state, dict):
+            raise _Damaged(f"byte {start} (flow {index})", f"not a flow record (a {type(state).__name__}); the "
+                                                           f"{index} flows before it were read")
         try:
-            flow = Flow.from_state(compat.migrate_flow(state))  # type: ignore[arg-type]
-        except (ValueError, KeyError, TypeError) as e:
+            flow = Flow.from_state(compat.migrate_flow(state))
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError) as e:
             raise _Damaged(f"byte {start} (flow {index})", f"unreadable flow: {e}") from e
         index += 1
         if isinstance(flow, http.HTTPFlow) and flow.response is not None:

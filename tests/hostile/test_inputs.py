@@ -78,3 +78,17 @@ def test_a_baseline_whose_findings_lie(run, tmp_path):
     status, _, err = run("audit", str(CAPTURES / "shop-headers.txt"), "--baseline", str(old))
     assert status == 2 and err.strip() == f"stickyguard: error: --baseline: {old}: findings[0]: rule is not a " \
                                           "string, as a stickyguard JSON report has it"
+
+
+@pytest.mark.parametrize("record", [b"5:hello;", b"2:hi,"])  # a str, a bytes
+def test_a_flow_file_record_that_is_not_a_flow(run, tmp_path, record):
+    """Found by `make fuzz`: a tnetstring that is a string or bytes, not a flow's dict, crashed the reader."""
+    from mitmproxy import io
+    from mitmproxy.test import tflow
+
+    path = tmp_path / "f.mitm"
+    with open(path, "wb") as f:
+        io.FlowWriter(f).add(tflow.tflow(resp=True))
+        f.write(record)
+    status, _, err = run("audit", str(path), "--format", "json")
+    assert status == 2 and "(flow 1): not a flow record" in err and "Traceback" not in err
