@@ -1,7 +1,14 @@
 """Browse a loopback site through mitmdump with the recorder, then audit the recording: the same
 findings as auditing a flow file of the same traffic, and no raw value or client address kept."""
 
+import base64
+import concurrent.futures
+import contextlib
+import http.server
 import json
+import stat
+import threading
+import time
 import urllib.request
 
 import pytest
@@ -117,6 +124,31 @@ def test_recorder_in_upstream_mode(backend, mitmdump, tmp_path):
     assert [line["url"].split("?")[0].rsplit("/", 1)[-1] for line in lines] == [p.strip("/") for p in COOKIES]
 
 
+@contextlib.contextmanager
+def site(cookies_for):
+    """A loopback site whose response to PATH sets the cookies `cookies_for(PATH)` names; yields its port."""
+
+    class Site(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            for cookie in cookies_for(self.path):
+                self.send_header("Set-Cookie", cookie)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class _Canaries:
     """A site that hands out values a recording must not keep (issue 12)."""
 
@@ -130,33 +162,13 @@ class _Canaries:
 
 
 def test_the_recording_keeps_none_of_the_canaries(mitmdump, tmp_path):
-    import base64
-    import http.server
-    import stat
-    import threading
-
     header = base64.urlsafe_b64encode(b'{"alg":"HS256"}').rstrip(b"=").decode()
     claims = base64.urlsafe_b64encode(json.dumps({"email": _Canaries.EMAIL}).encode()).rstrip(b"=").decode()
     jwt = f"{header}.{claims}.c2ln"
-
-    class Site(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
-            self.send_response(200)
-            for cookie in [*_Canaries.COOKIES, f"id={jwt}; Path=/"]:
-                self.send_header("Set-Cookie", cookie)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     rec = tmp_path / "site.jsonl"
-    try:
-        port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{server.server_address[1]}", "-s",
-                              "addons/recorder.py", "--set", f"record_file={rec}")
+    with site(lambda path: [*_Canaries.COOKIES, f"id={jwt}; Path=/"]) as backend:
+        port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{backend}", "-s", "addons/recorder.py",
+                              "--set", f"record_file={rec}")
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/shop;jsessionid=PathCanary42/cart?user={_Canaries.EMAIL}&t={_Canaries.TOKEN}",
             headers={"Referer": f"https://shop.example/login?next=/x&token={_Canaries.TOKEN}&u={_Canaries.EMAIL}",
@@ -164,9 +176,6 @@ def test_the_recording_keeps_none_of_the_canaries(mitmdump, tmp_path):
         with urllib.request.urlopen(request, timeout=10) as r:
             assert r.status == 200
         mitmdump.stop()
-    finally:
-        server.shutdown()
-        server.server_close()
     text = rec.read_text()
     for canary in (_Canaries.EMAIL, _Canaries.TOKEN, "PathCanary42", "Sess1onCanary", "ReqCookieCanary", "carol"):
         assert canary not in text, canary
@@ -182,31 +191,11 @@ def test_one_hostile_response_does_not_hold_up_other_clients(mitmdump, tmp_path)
     """A value that used to take the leak search over a minute (`1::` + letters + `::`), through the
     recorder and the live auditor: the client that asked waits for its own response only; another
     client is served at once all the while."""
-    import concurrent.futures
-    import http.server
-    import threading
-    import time
-
     hostile = ["lb=1::" + "abcdef" * 7 + "::; Path=/", "pad=" + "1:" * 3000 + "; Path=/",
                "BIGipServerweb=1677787402.36895.0000; Path=/"]
-
-    class Site(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
-            self.send_response(200)
-            for cookie in hostile if self.path == "/hostile" else []:
-                self.send_header("Set-Cookie", cookie)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     rec = tmp_path / "site.jsonl"
-    try:
-        port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{server.server_address[1]}",
+    with site(lambda path: hostile if path == "/hostile" else []) as backend:
+        port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{backend}",
                               "-s", "addons/recorder.py", "-s", "addons/auditor.py", "--set", f"record_file={rec}")
 
         def get(path):
@@ -221,9 +210,6 @@ def test_one_hostile_response_does_not_hold_up_other_clients(mitmdump, tmp_path)
             others = [get("/plain") for _ in range(20)]
             hostile_times = hostile_done.result(timeout=60)
         mitmdump.stop()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert max(others) < 1.0, others
     assert max(hostile_times) < 5.0, hostile_times
     assert "BIGipServerweb" in rec.read_text()  # the cookie beside the hostile ones is recorded
