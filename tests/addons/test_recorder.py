@@ -134,3 +134,17 @@ def test_script_loads_as_mitmdump_would(tmp_path):
     with taddons.context() as tctx:
         script = tctx.script("addons/recorder.py")
         assert script.addons[0].__class__.__name__ == "Recorder"
+
+
+def test_a_deeply_nested_jwt_does_not_hide_the_cookie_beside_it(rec):
+    """A 2.7 kB JWT nesting JSON past Python's recursion limit made the recorder drop the whole exchange,
+    BIG-IP cookie included: a site could hide from the recorder (issue 12)."""
+    from tests.audit.test_limits import deep_jwt
+
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path), record_key="k")
+    respond(addon, flow([f"session={deep_jwt()}; Path=/", "BIGipServerweb=1677787402.36895.0000; path=/"]))
+    addon.done()
+    (line,) = lines(path)
+    by_name = {c["name"]: c for c in line["set_cookies"]}
+    assert by_name["BIGipServerweb"]["decoded"]["ip"] == "10.1.1.100" and by_name["session"]["decoded"] is None

@@ -213,3 +213,21 @@ def test_one_hostile_response_does_not_hold_up_other_clients(mitmdump, tmp_path)
     assert max(others) < 1.0, others
     assert max(hostile_times) < 5.0, hostile_times
     assert "BIGipServerweb" in rec.read_text()  # the cookie beside the hostile ones is recorded
+
+
+def test_a_server_sending_a_non_utf8_byte_is_recorded_and_audited(mitmdump, tmp_path, capsys):
+    """End to end (issue 12): a server sends 0xFF in a cookie name, the recorder stores it, and the audit
+    of that recording writes every format (it crashed with UnicodeEncodeError)."""
+    rec = tmp_path / "site.jsonl"
+    # http.server writes header text as Latin-1: "\xff" goes out as the byte 0xFF.
+    with site(lambda path: ["lb\xffx=10.1.2.3:8080; Path=/", "BIGipServerweb=1677787402.36895.0000; Path=/"]) as backend:
+        port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{backend}", "-s", "addons/recorder.py",
+                              "--set", f"record_file={rec}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+            assert r.status == 200
+        mitmdump.stop()
+    for fmt in ("json", "sarif", "table", "markdown", "html"):
+        out = tmp_path / f"r.{fmt}"
+        assert cli.main(["audit", str(rec), "--format", fmt, "-o", str(out)]) == 1
+        assert "lb\\xffx" in out.read_bytes().decode("utf-8").replace("\\\\", "\\")
+    capsys.readouterr()
