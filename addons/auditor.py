@@ -108,14 +108,18 @@ class Auditor:
 
     def write(self, path: str, fmt: str) -> None:
         assert self.audit is not None
-        inputs = [{"path": "live traffic", "kind": "live", "sha256": None, "exchanges": self.responses}]
-        # On the worker, after the responses already handed to it: the audit is never read mid-change.
-        report = self._worker.submit(api.report, self.audit, inputs, []).result()
+        # On the worker, after the responses already handed to it: the audit is never read mid-change,
+        # and the count of responses is the one the report's findings come from.
+        report = self._worker.submit(self._report, self.audit).result()
         try:
             Path(path).write_text(api.FORMATS[fmt].render(report), encoding="utf-8")
         except OSError as e:
             raise exceptions.CommandError(f"cannot write {path}: {e.strerror or e}") from e
         logging.info(f"stickyguard: wrote {path}: {len(report.findings)} findings from {self.responses} responses")
+
+    def _report(self, audit: api.Audit) -> api.Report:
+        inputs = [{"path": "live traffic", "kind": "live", "sha256": None, "exchanges": self.responses}]
+        return api.report(audit, inputs, [])
 
     def done(self) -> None:
         if self.audit is not None and ctx.options.audit_report:

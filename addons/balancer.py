@@ -297,10 +297,13 @@ class _Response:
     def set_cookies(self) -> list[affinity.SetCookie]:
         out = []
         for line in self._response.headers.get_all("set-cookie"):
-            parsed = audit_api.parse_set_cookie(line)
-            if parsed:
-                lifetime = audit_api.cookie_lifetime(parsed[2], self._response.timestamp_start or 0)
-                out.append(affinity.SetCookie(parsed[0], parsed[1], lifetime))
+            try:
+                parsed = audit_api.parse_set_cookie(line)
+                if parsed:
+                    lifetime = audit_api.cookie_lifetime(parsed[2], self._response.timestamp_start or 0)
+                    out.append(affinity.SetCookie(parsed[0], parsed[1], lifetime))
+            except ValueError as e:  # one odd Set-Cookie must not hide the others
+                logging.warning(f"balancer: unreadable Set-Cookie skipped: {e}")
         return out
 
 

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import shlex
 import sys
+from typing import Optional
 
 from stickyguard.addons.master import PLACEHOLDER_MODE
 from stickyguard.addons.master import listen_address
@@ -125,8 +126,8 @@ def balance_settings(args: argparse.Namespace) -> dict:
     for option in OPTIONS:
         value = getattr(args, option.name)
         if value is not None:
-            # An empty value turns an optional setting off (--health '').
-            settings[option.name] = None if value == "" and option.default is not None else value
+            # An empty value turns an optional setting off (--health ''); elsewhere the option says what is wrong.
+            settings[option.name] = None if value == "" and option.typespec == Optional[str] else value
     if args.certs:
         settings["certs"] = args.certs
     if args.confdir:
@@ -142,10 +143,10 @@ def mitmdump_command(listen: tuple[str, int], settings: dict) -> str:
 
     secret = {o.name for o in OPTIONS if o.secret}
     for key, value in settings.items():
+        if key in secret:
+            continue  # never echoed: give it the same way, or through the secret file or $STICKYGUARD_BALANCE_SECRET
         for item in value if isinstance(value, list) else [value]:
-            if key in secret:
-                text = "..."  # never echoed: set it the same way, or use the secret file or $STICKYGUARD_BALANCE_SECRET
-            elif item is None:
+            if item is None:
                 text = ""  # turned off
             else:
                 text = str(item).lower() if isinstance(item, bool) else str(item)
@@ -161,6 +162,8 @@ async def balance(args: argparse.Namespace) -> int:
     backends = len(args.balance_backends)
     banner = (f"stickyguard: balancing on {host}:{port} over {backends} backends; the same with mitmdump:\n"
               f"  {mitmdump_command((host, port), settings)}")
+    if settings.get("balance_secret"):
+        banner += "\n  (balance_secret is not shown: give it the same way, or as $STICKYGUARD_BALANCE_SECRET)"
     return await serve(proxy_master(host, port, PLACEHOLDER_MODE, Balancer()), settings, banner)
 
 

@@ -102,6 +102,7 @@ class Recorder:
         if self.catalog is None:
             self.catalog = api.load_catalog()
         if "record_file" in updated:
+            self._worker.submit(lambda: None).result()  # lines already queued go to the file they came for
             with self._lock:
                 self._close()
             if ctx.options.record_file:

@@ -163,10 +163,15 @@ def parse_set_cookie(line: str) -> tuple[str, str, dict[str, Any]] | None:
     return name, value, attrs
 
 
+MAX_MAX_AGE = 10**15  # seconds; a longer Max-Age is read as this (RFC 6265 caps it at 400 days anyway)
+
+
 def lifetime(attrs: dict[str, Any], reference: float) -> int | None:
     """Seconds from `reference` until expiry, or None for a session cookie."""
     max_age = attrs.get("max-age")
     if isinstance(max_age, str) and re.fullmatch(r"-?\d+", max_age):
+        if len(max_age.lstrip("-")) > 15:  # past any date (and past Python's int() digit limit at 4,300)
+            return 0 if max_age.startswith("-") else MAX_MAX_AGE
         return max(int(max_age), 0)
     expires = attrs.get("expires")
     if isinstance(expires, str):

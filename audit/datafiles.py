@@ -12,7 +12,6 @@ from jsonschema import Draft202012Validator
 from jsonschema import FormatChecker
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.events import AliasEvent
 
 from stickyguard.audit import limits
 
@@ -72,15 +71,14 @@ def load_yaml(path: Path) -> tuple[Any, list[str]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         return None, [f"{path}:1: cannot read: {e}"]
-    deep = _too_deep(text)
-    if deep:
-        return None, [f"{path}:{deep}: YAML nested too deeply to read (more than {MAX_NESTING} levels)"]
     yaml = YAML(typ="rt")
     try:
-        for event in yaml.parse(text):
-            if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
-                return None, [f"{path}:{event.start_mark.line + 1}: YAML anchors and aliases are not allowed in "
-                              "rule data; write the value out"]
+        try:
+            refused = _refused(yaml, text)
+        except MarkedYAMLError:
+            refused = None  # a syntax error: the load below says where, as the parser sees it
+        if refused:
+            return None, [f"{path}:{refused[0]}: {refused[1]}"]
         return yaml.load(text), []
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -90,23 +88,27 @@ def load_yaml(path: Path) -> tuple[Any, list[str]]:
         return None, [f"{path}:1: YAML nested too deeply to read"]
 
 
-MAX_NESTING = 64  # levels of [ ] and { }, and of 4-space indentation; rule data uses a handful
+MAX_NESTING = 64  # collections inside collections; rule data uses a handful
+_OPENS = {"FlowSequenceStartToken", "FlowMappingStartToken", "BlockSequenceStartToken", "BlockMappingStartToken"}
+_CLOSES = {"FlowSequenceEndToken", "FlowMappingEndToken", "BlockEndToken"}
+_ALIASES = "YAML anchors and aliases are not allowed in rule data; write the value out"
 
 
-def _too_deep(text: str) -> int | None:
-    """The line where the text nests deeper than MAX_NESTING (counted before parsing: the YAML parser
-    takes seconds per thousand levels before it gives up), or None."""
+def _refused(yaml: YAML, text: str) -> tuple[int, str] | None:
+    """(line, why) for what rule data may not hold, found in the token stream before anything is built
+    (the parser takes seconds per thousand levels of nesting before it gives up): anchors and aliases,
+    and nesting deeper than MAX_NESTING. Brackets inside strings and comments are not tokens."""
     depth = 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if len(line) - len(line.lstrip(" ")) > 4 * MAX_NESTING:
-            return number
-        for char in line:
-            if char in "[{":
-                depth += 1
-                if depth > MAX_NESTING:
-                    return number
-            elif char in "]}":
-                depth = max(depth - 1, 0)
+    for token in yaml.scan(text):
+        name = type(token).__name__
+        if name in ("AnchorToken", "AliasToken"):
+            return token.start_mark.line + 1, _ALIASES
+        if name in _OPENS:
+            depth += 1
+            if depth > MAX_NESTING:
+                return token.start_mark.line + 1, f"YAML nested too deeply to read (more than {MAX_NESTING} levels)"
+        elif name in _CLOSES:
+            depth -= 1
     return None
 
 

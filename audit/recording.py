@@ -17,7 +17,6 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
@@ -52,10 +51,15 @@ def truncate_address(ip: str) -> str:
 
 def drop_query_values(url: str) -> str:
     """The URL without what identifies a user: query values, path parameter values (`;jsessionid=...`),
-    the fragment and any user:password; names stay, so an audit still sees what was there."""
+    path segments that hold an e-mail address or a token-length run (shown as `~`), query parts with
+    no name (`?alice@example.com`), the fragment and any user:password. Plain names stay, so an audit
+    still sees what was there."""
     parts = urlsplit(url)
     path = _PATH_PARAM.sub(lambda m: f";{m.group(1)}=", parts.path)
-    query = urlencode([(k, "") for k, _ in parse_qsl(parts.query, keep_blank_values=True)])
+    path = "/".join("~" if _PRIVATE_SEGMENT.search(segment) else segment for segment in path.split("/"))
+    names = [name for name, eq, _ in (p.partition("=") for p in parts.query.split("&"))
+             if eq and _QUERY_NAME.fullmatch(name)]
+    query = urlencode([(name, "") for name in names])
     netloc = parts.netloc.rpartition("@")[2]
     if (path, query, netloc) == (parts.path, parts.query, parts.netloc) and not parts.fragment:
         return url
@@ -63,6 +67,8 @@ def drop_query_values(url: str) -> str:
 
 
 _PATH_PARAM = re.compile(r";([^;=/]*)=[^;/]*")
+_PRIVATE_SEGMENT = re.compile(r"@|%40|[A-Za-z0-9_=+-]{24,}", re.IGNORECASE)
+_QUERY_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
 # Evidence that names a person or may carry a token: kept as a keyed hash, its key saying what it was.
 _PRIVATE_EVIDENCE = ("email", "jwt_personal_claims")
 

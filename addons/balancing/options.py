@@ -9,6 +9,7 @@ Options every kind shares are here; an option only one kind reads is declared in
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
@@ -53,6 +54,14 @@ def positive(name: str) -> Callable[[Any], str | None]:
     return lambda value: None if value > 0 else f"{name} must be positive"
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def cookie_name(name: str) -> Callable[[Any], str | None]:
+    """A cookie name is an RFC 6265 token (RFC 9110 section 5.6.2): not empty, no separators."""
+    return lambda value: None if _TOKEN.fullmatch(value or "") else f"{name} must be a cookie name, not {value!r}"
+
+
 def between(name: str, low: int, high: int) -> Callable[[Any], str | None]:
     return lambda value: None if low <= value <= high else f"{name} must be {low}-{high}"
 
@@ -63,7 +72,8 @@ COMMON: tuple[Option, ...] = (
            flag="--backend", metavar="NAME=URL[,weight=N][,route=ID]"),
     Option("balance_affinity", str, "cookie", "How sessions stick."),  # choices: the registry fills them
     Option("balance_cookie_name", str, "sg_affinity",
-           "Name of the balancer's own cookie (sent as __Host-NAME over HTTPS)."),
+           "Name of the balancer's own cookie (sent as __Host-NAME over HTTPS).",
+           check=cookie_name("balance_cookie_name")),
     Option("balance_secret", Optional[str], None,
            f"Secrets for the affinity cookie and the keyed hashes, comma separated, the first seals; else "
            f"${SECRET_ENV}; else balance_secret_file. A command line is visible to other local users: prefer "
@@ -71,7 +81,8 @@ COMMON: tuple[Option, ...] = (
     Option("balance_secret_file", str, "~/.stickyguard/balance-secret",
            "File with the secrets; created with a random secret when missing."),
     Option("balance_app_cookie", str, "JSESSIONID",
-           "The application's session cookie (app-cookie learns it; route reads its .route suffix)."),
+           "The application's session cookie (app-cookie learns it; route reads its .route suffix).",
+           check=cookie_name("balance_app_cookie")),
     Option("balance_trusted_proxies", Sequence[str], [],
            "Networks whose X-Forwarded-For (ip affinity) and X-Forwarded-Proto (a TLS terminator in front: the "
            "cookie becomes __Host- and Secure) are believed.", flag="--trusted-proxy", metavar="CIDR"),

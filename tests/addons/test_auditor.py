@@ -82,3 +82,20 @@ def test_script_loads_as_mitmdump_would():
     with taddons.context() as tctx:
         script = tctx.script("addons/auditor.py")
         assert script.addons[0].__class__.__name__ == "Auditor"
+
+
+def test_a_report_made_while_responses_are_queued_counts_them(live, tmp_path):
+    """Found in review: the report read the response count before the queued responses were judged."""
+    addon, _ = live
+    out = tmp_path / "r.json"
+
+    async def go():
+        pending = [asyncio.ensure_future(addon.response(flow(f"BIGipServerw{i}=1677787402.36895.0000")))
+                   for i in range(3)]
+        await asyncio.sleep(0)  # each handed to the worker
+        addon.write(str(out), "json")
+        await asyncio.gather(*pending)
+
+    asyncio.run(go())
+    report = json.loads(out.read_text())
+    assert report["inputs"][0]["exchanges"] == 3 and len({f["cookie"] for f in report["findings"]}) == 3

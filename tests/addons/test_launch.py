@@ -56,7 +56,7 @@ def test_every_balancer_option_is_a_flag_of_stickyguard_balance():
     assert (settings["balance_ip6_prefix"], settings["balance_idle_timeout"], settings["balance_absolute_timeout"]) == (
         48, 60, 600)
     command = launch.mitmdump_command(("127.0.0.1", 8080), settings)
-    assert "0123456789abcdef" not in command and "--set balance_secret=..." in command
+    assert "0123456789abcdef" not in command and "balance_secret" not in command  # never echoed
 
 
 @pytest.mark.parametrize("args,message", [
@@ -78,3 +78,17 @@ def test_top_level_help_lists_every_command(capsys):
     assert all(f"\n  {c} " in out for c in ("demo", "balance", "record", "audit", "rules"))
     assert launch.main([]) == 2
     assert capsys.readouterr().err.startswith("usage: stickyguard COMMAND")
+
+
+@pytest.mark.parametrize("flag,message", [
+    ("--cookie-name", "balance_cookie_name must be a cookie name, not ''"),
+    ("--app-cookie", "balance_app_cookie must be a cookie name, not ''"),
+    ("--affinity", "balance_affinity must be one of"),
+    ("--policy", "balance_policy must be one of"),
+])
+def test_an_empty_flag_is_a_one_line_error(tmp_path, capsys, flag, message):
+    """Found in review: an empty value became None and mitmproxy raised a TypeError traceback."""
+    status = launch.main(["balance", "--backend", "a=http://127.0.0.1:1", "--health", "",
+                          "--secret-file", str(tmp_path / "s"), "--confdir", str(tmp_path), flag, ""])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -148,3 +148,20 @@ def test_a_deeply_nested_jwt_does_not_hide_the_cookie_beside_it(rec):
     (line,) = lines(path)
     by_name = {c["name"]: c for c in line["set_cookies"]}
     assert by_name["BIGipServerweb"]["decoded"]["ip"] == "10.1.1.100" and by_name["session"]["decoded"] is None
+
+
+def test_a_new_record_file_takes_no_line_queued_for_the_old_one(rec, tmp_path):
+    """Found in review: lines still queued when record_file changed were written to the new file."""
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path), record_key="k")
+    other = tmp_path / "other.jsonl"
+
+    async def go():
+        pending = [asyncio.ensure_future(addon.response(flow([f"sid{i}=1"]))) for i in range(3)]
+        await asyncio.sleep(0)  # each handed to the worker
+        tctx.configure(addon, record_file=str(other))
+        await asyncio.gather(*pending)
+
+    asyncio.run(go())
+    addon.done()
+    assert len(lines(path)) == 3 and not other.read_text()

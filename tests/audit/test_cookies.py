@@ -200,3 +200,9 @@ def test_observe_ignores_responses_without_cookies():
 )
 def test_scheme_and_host(url, expected):
     assert cookies.scheme_and_host(url) == expected
+
+
+def test_a_max_age_past_pythons_digit_limit_is_read():
+    """Found in review: Max-Age with 4,400 digits raised ValueError from int() (Python's 4,300-digit limit)."""
+    assert cookies.lifetime({"max-age": "9" * 4400}, 0) == cookies.MAX_MAX_AGE
+    assert cookies.lifetime({"max-age": "-" + "9" * 4400}, 0) == 0

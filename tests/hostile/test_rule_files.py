@@ -42,3 +42,14 @@ def test_an_oversized_or_deeply_nested_rule_file_is_refused(run, tmp_path):
     assert status == 2
     assert "SG151-big.yaml:1: 300003 bytes; a rule data file may have at most 262144" in err
     assert "SG152-deep.yaml:1: YAML nested too deeply to read (more than 64 levels)" in err
+
+
+def test_brackets_in_strings_and_comments_are_not_nesting(run, tmp_path):
+    """Found in review: counting every `[` refused a valid rule whose examples hold many `[`."""
+    text = RULE.read_text()
+    text = text.replace("tests:\n", "# " + "[" * 70 + "\ntests:\n", 1)
+    text = text.replace("  no_match:\n", "  no_match:\n" + "".join(
+        f'    - {{set_cookie: "cart{i}=[3; Path=/", url: "https://shop.example/"}}\n' for i in range(70)), 1)
+    (tmp_path / RULE.name).write_text(text)
+    status, err = validate(run, tmp_path)
+    assert "nested too deeply" not in err and "anchors" not in err, err
