@@ -94,10 +94,21 @@ _CLOSES = {"FlowSequenceEndToken", "FlowMappingEndToken", "BlockEndToken"}
 _ALIASES = "YAML anchors and aliases are not allowed in rule data; write the value out"
 
 
+def _could_be_refused(text: str) -> bool:
+    """Cheap first look, so ordinary rule files skip the token scan: an anchor needs `&`, an alias `*`,
+    and nesting past MAX_NESTING needs that many brackets, that much indentation or that many `- `."""
+    if "&" in text or "*" in text or text.count("[") + text.count("{") > MAX_NESTING:
+        return True
+    return any(len(line) - len(line.lstrip()) >= MAX_NESTING or line.count("- ") > MAX_NESTING // 2
+               for line in text.splitlines())
+
+
 def _refused(yaml: YAML, text: str) -> tuple[int, str] | None:
     """(line, why) for what rule data may not hold, found in the token stream before anything is built
     (the parser takes seconds per thousand levels of nesting before it gives up): anchors and aliases,
     and nesting deeper than MAX_NESTING. Brackets inside strings and comments are not tokens."""
+    if not _could_be_refused(text):
+        return None
     depth = 0
     for token in yaml.scan(text):
         name = type(token).__name__
