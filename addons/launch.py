@@ -86,14 +86,14 @@ def options_markdown() -> str:
 
     rows = ["| option (`--set`) | launcher flag | default | meaning |", "|---|---|---|---|"]
     for o in OPTIONS:
-        default = "" if o.default in (None, [], "") else f"`{o.default}`"
+        default = f"`{o.shown_default}`" if o.shown_default else ""
         rows.append(f"| `{o.name}` | `{o.launcher_flag}` | {default} | {o.full_help.replace('|', '&#124;')} |")
     rows.append("| `certs` (mitmproxy's) | `--certs [DOMAIN=]PEM` | | Serve HTTPS with this certificate and key. |")
     return "\n".join(rows) + "\n"
 
 
 def _flag_help(option) -> str:
-    default = "" if option.default in (None, [], "") else f" (default: {option.default})"
+    default = f" (default: {option.shown_default})" if option.shown_default else ""
     repeat = " Repeat for each." if option.repeated and not option.help.endswith("each backend.") else ""
     return (option.full_help + repeat + default).replace("%", "%%")
 

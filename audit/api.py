@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,7 @@ cookie_lifetime = cookies.lifetime
 render_overview = table_format.render_overview
 
 
-def load_rules(extra: list[Path] = (), only: bool = False  # type: ignore[assignment]
-               ) -> tuple[list[rule_data.Rule], catalog_mod.Catalog]:
+def load_rules(extra: Sequence[Path] = (), only: bool = False) -> tuple[list[rule_data.Rule], catalog_mod.Catalog]:
     """The rule set: the built-in rules plus `extra` folders (a rule with an existing id replaces it), or
     only `extra`; the catalog always has the built-in vendors. Raises RuleFileError naming file:line."""
     extra = list(extra)

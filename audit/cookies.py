@@ -73,9 +73,11 @@ class CookieObservation:
         return min(self.lifetime_seconds, MAX_LIFETIME_CAP)
 
 
-def observe(exchange: Exchange, now: float | None = None) -> list[CookieObservation]:
-    """Every cookie the exchange's response sets."""
-    lines = exchange.set_cookie_lines()[: limits.MAX_SET_COOKIES]  # the engine reports the cut
+def observe(exchange: Exchange, now: float | None = None, lines: list[str] | None = None) -> list[CookieObservation]:
+    """Every cookie the exchange's response sets (`lines`: its Set-Cookie lines, when already split)."""
+    if lines is None:
+        lines = exchange.set_cookie_lines()
+    lines = lines[: limits.MAX_SET_COOKIES]  # the engine reports the cut
     if not lines:
         return []
     scheme, host = scheme_and_host(exchange.url)

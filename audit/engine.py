@@ -79,18 +79,18 @@ class Audit:
         self.notices: list[InputError] = []  # what the input bounds (audit/limits.py) cut
 
     def add(self, exchange: Exchange) -> None:
-        count = len(exchange.set_cookie_lines())
-        if count > limits.MAX_SET_COOKIES:
-            self._notice(exchange.source, exchange.place,
-                         f"{count} Set-Cookie lines in one response; the first {limits.MAX_SET_COOKIES} were audited")
-        for obs in cookies.observe(exchange):
+        lines = exchange.set_cookie_lines()
+        if len(lines) > limits.MAX_SET_COOKIES:
+            self._notice(exchange.source, exchange.place, f"{len(lines)} Set-Cookie lines in one response; the "
+                                                          f"first {limits.MAX_SET_COOKIES} were audited")
+        for obs in cookies.observe(exchange, lines=lines):
             if len(obs.value) > limits.MAX_VALUE:
                 self._notice(obs.source, obs.place, f"cookie {obs.name}'s value is {len(obs.value)} characters; "
                                                     f"its first {limits.MAX_VALUE} were searched")
             self.add_observation(obs)
 
     def _notice(self, source: str, place: str, message: str) -> None:
-        """A bound cut something: say so in the report's errors (once per place, at most MAX_NOTICES)."""
+        """A bound cut something: say so in the report's errors (at most MAX_NOTICES of them)."""
         if len(self.notices) < limits.MAX_NOTICES:
             self.notices.append(InputError(source, place, message))
 

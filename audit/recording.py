@@ -130,8 +130,9 @@ def record(
         "status": exchange.status,
         "tls": tls,
         "date": exchange.response_header("date"),
-        "top_level_url": exchange.top_level_url if keep_query or not exchange.top_level_url
-        else drop_query_values(exchange.top_level_url),  # a Referer's query can hold tokens and e-mails
+        # Often a Referer, whose query can hold tokens and e-mail addresses.
+        "top_level_url": drop_query_values(exchange.top_level_url) if exchange.top_level_url and not keep_query
+        else exchange.top_level_url,
         "sec_fetch_site": exchange.request_header("sec-fetch-site"),
         "server": {"address": exchange.server_ip, "port": server_port} if exchange.server_ip else None,
         "client": keyed_hash(key, truncate_address(client_ip)) if client_ip else None,
@@ -153,12 +154,11 @@ def exchange(line: dict[str, Any], source: str, place: str) -> Exchange:
     errors = list(_validator().iter_errors(line))
     problem = next((e for e in errors if e.validator == "required"), None) or best_match(errors)
     if problem is not None:
+        where = "/".join(str(p) for p in problem.absolute_path)
         if problem.validator == "required":
             missing = [f for f in problem.validator_value if f not in problem.instance]
-            where = "/".join(str(p) for p in problem.absolute_path)
             raise ValueError(f"{where + ': ' if where else ''}missing {', '.join(missing)}")
-        where = "/".join(str(p) for p in problem.absolute_path) or "the line"
-        raise ValueError(f"{where}: {problem.message[:200]}")
+        raise ValueError(f"{where or 'the line'}: {problem.message[:200]}")
     headers = [("Set-Cookie", f"{c['name']}={c['value']}" + (f"; {c['attributes']}" if c["attributes"] else ""))
                for c in line["set_cookies"]]
     if line.get("date"):

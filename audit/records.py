@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -26,15 +27,20 @@ def _escape_surrogate(m: re.Match) -> str:
     return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
+def map_strings(data: Any, fn: Callable[[str], str]) -> Any:
+    """`fn` over every string in JSON-shaped data (dict keys too); other values as they are."""
+    if isinstance(data, str):
+        return fn(data)
+    if isinstance(data, dict):
+        return {map_strings(k, fn): map_strings(v, fn) for k, v in data.items()}
+    if isinstance(data, list):
+        return [map_strings(v, fn) for v in data]
+    return data
+
+
 def visible_data(data: Any) -> Any:
     """visible() over every string in parsed JSON (keys too)."""
-    if isinstance(data, str):
-        return visible(data)
-    if isinstance(data, dict):
-        return {visible_data(k): visible_data(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [visible_data(v) for v in data]
-    return data
+    return map_strings(data, visible)
 
 
 def _visible_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:

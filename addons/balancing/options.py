@@ -41,6 +41,11 @@ class Option:
         return self.typespec == Sequence[str]
 
     @property
+    def shown_default(self) -> str:
+        """The default as help and the README show it; empty where there is none to show."""
+        return "" if self.default in (None, [], "") else str(self.default)
+
+    @property
     def full_help(self) -> str:
         return f"{self.help} One of: {', '.join(self.choices)}." if self.choices else self.help
 

@@ -9,6 +9,7 @@ from stickyguard.audit.clock import human_duration
 from stickyguard.audit.evidence import describe
 from stickyguard.audit.findings import SEVERITIES
 from stickyguard.audit.findings import Report
+from stickyguard.audit.records import map_strings
 
 # Characters that act on a terminal or split a Markdown row instead of showing: C0 controls but the
 # newline, DEL, C1 controls (ESC sequences, CSI), CR, the line and paragraph separators, and the bidi
@@ -26,13 +27,7 @@ def printable(text: str) -> str:
 
 def printable_data(data: Any) -> Any:
     """printable() over every string of a report's data, for the formats read on a terminal."""
-    if isinstance(data, str):
-        return printable(data)
-    if isinstance(data, dict):
-        return {k: printable_data(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [printable_data(v) for v in data]
-    return data
+    return map_strings(data, printable)
 
 
 def summary_line(report: Report) -> str:
