@@ -42,6 +42,7 @@ lint: $(STAMP)
 # Not part of `make test`: a long run that prints throughput and memory ratios.
 bench: $(STAMP)
 	$(VENV)/bin/python bench/audit_throughput.py
+	$(VENV)/bin/python bench/corpus_score.py
 
 # Not part of `make test`: thousands of generated and mutated captures through the audit (a few minutes).
 FUZZ_ARGS ?= --inputs 3000

@@ -37,6 +37,7 @@ class _Pattern:
     pattern: re.Pattern | None
     value: re.Pattern | None
     decoder: str | None
+    affinity: bool = True  # False for a vendor's cookies that do not route (a gateway's login session)
 
     def matches_name(self, name: str) -> bool:
         if self.name is not None:
@@ -53,8 +54,13 @@ class _Pattern:
 class Classification:
     vendor: Vendor | None
     affinity: bool
-    by: str  # "name", "value" or "heuristic"
+    by: str  # "name and value", "name", "value" or "heuristic": what the attribution rests on
     decoder: str | None
+    decoded: dict[str, Any] | None = None  # the decoder's reading, when classifying needed it
+
+    @property
+    def confidence(self) -> str:
+        return {"name and value": "high", "name": "high", "value": "medium"}.get(self.by, "low")
 
 
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
@@ -85,15 +91,41 @@ class Catalog:
         return set(COOKIE_CLASSES) | set(self.vendors)
 
     def classify(self, name: str, value: str) -> Classification | None:
+        """Who set the cookie. A pattern that constrains both name and value decides first (several
+        vendors share SERVERID, INGRESSCOOKIE, JSESSIONID: the value's shape tells them apart); then
+        a vendor's value signature, checked by its decoder, under any name, which outranks a match on
+        the name alone of another vendor (renamed BIG-IP cookies, a BIG-IP value under SERVERID); then
+        the name alone; then the word heuristic."""
         value = value.strip('"')
-        for p in self._named(name):
-            if p.value is None or p.value.search(value):
-                return Classification(p.vendor, True, "name", p.decoder)
-        for p in self._by_value:
-            if p.value.search(value):  # type: ignore[union-attr]
-                return Classification(p.vendor, True, "value", p.decoder)
+        named = self._named(name)
+        name_only = None
+        for p in named:
+            if p.value is None:
+                name_only = name_only or p
+            elif p.value.search(value):
+                return Classification(p.vendor, p.affinity, "name and value", p.decoder)
+        signature = self._signature(value)
+        if signature is not None:
+            p, decoded = signature
+            by = "name and value" if name_only is not None and name_only.vendor is p.vendor else "value"
+            return Classification(p.vendor, p.affinity, by, p.decoder, decoded)
+        if name_only is not None:
+            return Classification(name_only.vendor, name_only.affinity, "name", name_only.decoder)
         if self._looks_like_affinity(name):
             return Classification(None, True, "heuristic", None)
+        return None
+
+    def _signature(self, value: str) -> tuple[_Pattern, dict[str, Any] | None] | None:
+        """The first value-only pattern whose regex matches and whose decoder (if any) reads the value."""
+        if len(value) > limits.MAX_VALUE:
+            return None
+        for p in self._by_value:
+            if p.value.search(value):  # type: ignore[union-attr]
+                if p.decoder is None:
+                    return p, None
+                decoded = decoders.DECODERS[p.decoder]("", value)
+                if decoded:
+                    return p, decoded
         return None
 
     def _named_uncached(self, name: str) -> tuple[_Pattern, ...]:
@@ -101,35 +133,74 @@ class Catalog:
         return tuple(self._by_name.get(name, ())) + tuple(p for p in self._by_shape if p.matches_name(name))
 
     def _looks_like_affinity_uncached(self, name: str) -> bool:
-        words = {w.lower() for w in _WORDS.findall(name)}
-        return bool(words & self._tokens)
+        words = [w.lower() for w in _WORDS.findall(name)]
+        return bool(set(words) & self._tokens) or "".join(words) in self._tokens  # serverId, lbCookie
 
     def decoder_names(self) -> set[str]:
         return {p.decoder for p in self._patterns if p.decoder}
 
 
 FACT_KEYS = ("vendor", "vendor_name", "affinity", "classified_by", "decoded")
+# Decoded fields that hold free text an operator chose: each is searched for addresses too.
+# (Pool and vserver names come from the cookie's name, which is not the value.)
+_NAMED_FIELDS = ("server", "route", "server_id")
 
 
 def classify_and_decode(catalog: Catalog, name: str, value: str) -> dict[str, Any]:
-    """Who set the cookie and what its value reveals: the vendor decoder's reading, or else what
-    the generic leak search finds inside the value."""
+    """Who set the cookie and what its value reveals: the vendor decoder's reading and the generic
+    leak search both run, and the reading keeps the strongest truth of the two (a server name that is
+    an RFC 1918 address is an internal address, with the vendor's context kept)."""
     found = catalog.classify(name, value)
     facts: dict[str, Any] = {"vendor": None, "vendor_name": None, "affinity": False, "classified_by": None,
                              "decoded": None}
+    vendor_reading = None
     if found is not None:
         facts.update(affinity=found.affinity, classified_by=found.by)
         if found.vendor is not None:
             facts.update(vendor=found.vendor.id, vendor_name=found.vendor.name)
         if found.decoder and len(value) <= limits.MAX_VALUE:  # no vendor's format is longer
-            facts["decoded"] = decoders.DECODERS[found.decoder](name, value)
-    if not facts["decoded"] or not _reveals_something(facts["decoded"]):
-        facts["decoded"] = leaks.find(value[: limits.MAX_VALUE]) or facts["decoded"]
+            vendor_reading = decoders.DECODERS[found.decoder](name, value)
+        elif found.by == "heuristic":
+            vendor_reading = _named_server(name, value)
+    facts["decoded"] = merge(vendor_reading, leaks.find(value[: limits.MAX_VALUE]))
     return facts
 
 
-def _reveals_something(decoded: dict[str, Any]) -> bool:
-    return any(key not in ("confidence", "hash", "hash_of") for key in decoded)
+_SERVER_WORDS = re.compile(r"(?i)server|srv|node|backend|upstream")
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _named_server(name: str, value: str) -> dict[str, Any] | None:
+    """An unidentified affinity cookie whose name says it holds a server (serverId, backend_node) and
+    whose value is one short plain token: the value is that server's name or id, at low confidence."""
+    value = value.strip().strip('"')
+    if not _SERVER_WORDS.search(name) or not _PLAIN_TOKEN.fullmatch(value):
+        return None
+    key = "server_id" if _UUID.fullmatch(value) else "server"
+    return {key: value, "confidence": "low"}
+
+
+def merge(vendor: dict[str, Any] | None, generic: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The vendor's reading, completed by what the generic search found in the value and in the
+    reading's own text fields; the vendor's keys win where both say something."""
+    if not vendor:
+        return generic
+    merged = dict(vendor)
+    extra: list[dict[str, Any]] = [generic] if generic else []
+    for key in _NAMED_FIELDS:
+        text = vendor.get(key)
+        if isinstance(text, str) and text:
+            inner = leaks.find(text)
+            if inner:
+                extra.append(inner)
+    for reading in extra:
+        if "ip" in merged and "ip" in reading:
+            continue  # one address per reading: the vendor's (or the first found) stands
+        for key, val in reading.items():
+            if key not in ("confidence", "encoding"):
+                merged.setdefault(key, val)
+    return merged
 
 
 def apply(catalog: Catalog, obs: Any) -> None:
@@ -190,6 +261,7 @@ def _build(vendor_data: list[dict], tokens: set[str]) -> Catalog:
                     pattern=re.compile(c["pattern"]) if "pattern" in c else None,
                     value=re.compile(c["value"]) if "value" in c else None,
                     decoder=c.get("decoder"),
+                    affinity=bool(c.get("affinity", True)),
                 )
             )
     return Catalog(vendors, patterns, tokens)

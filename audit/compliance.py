@@ -4,7 +4,9 @@ worst finding, and a verdict on the load-balancing consent exemption; then the I
 The exemption (ePrivacy Art. 5(3) as read by Article 29 WP Opinion 04/2012, CNIL 2020-091, ICO)
 covers load-balancing cookies that are session cookies, first party and carry no personal data.
 A site is "within" when every affinity cookie it sets meets all three, "outside" when one does
-not (each reason is listed), and "no affinity cookie" when it sets none. This is an assessment
+not (each reason is listed), "doubtful" when the only shortfall is a short persistent lifetime
+(minutes or hours within the budget, not months), and "no affinity cookie" when it sets none (the
+report then says what a capture cannot show). This is an assessment
 aid, not legal advice.
 """
 
@@ -14,47 +16,72 @@ from collections import Counter
 from typing import Any
 
 from stickyguard.audit import evidence
+from stickyguard.audit.clock import human_duration
 from stickyguard.audit.findings import SEVERITIES
 from stickyguard.audit.findings import Finding
 from stickyguard.audit.findings import severity_rank
 
+# What a capture cannot show: affinity on the client's address leaves no trace in the cookies.
+NO_COOKIE_NOTE = ("no affinity cookie was set, so any stickiness rests on something a capture cannot show "
+                  "(the client's IP address at the balancer, or nothing): test it by sending fresh sessions "
+                  "from several source addresses and comparing which backend answers")
 
-def sites(cookies: list[dict[str, Any]], findings: list[Finding], personal_rules: set[str]) -> list[dict[str, Any]]:
+
+def sites(cookies: list[dict[str, Any]], findings: list[Finding], personal_rules: set[str],
+          budget_seconds: int) -> list[dict[str, Any]]:
     """Per site: its affinity cookies and whether they may claim the consent exemption. `personal_rules`:
-    the ids of rules tagged personal-data in their YAML."""
+    the ids of rules tagged personal-data in their YAML; `budget_seconds`: the lifetime budget
+    (--max-lifetime) below which a persistent cookie is weighed as short-lived."""
     by_site: dict[str, list[dict[str, Any]]] = {}
     for c in cookies:
         by_site.setdefault(c["site"], []).append(c)
     personal = {(f.host, f.cookie) for f in findings if f.rule in personal_rules}
     out = []
     for site, rows in sorted(by_site.items()):
-        affinity = [c for c in rows if c["affinity"]]
-        reasons = []
+        affinity = [c for c in rows if c["affinity"] and c.get("expiry") != "deleted"]
+        reasons, short_only = [], True
         for c in affinity:
-            if c["lifetime_seconds"] is not None:
-                reasons.append(f"{c['name']} persists beyond the session")
+            seconds = c["lifetime_seconds"]
+            if seconds:
+                if seconds <= budget_seconds:
+                    reasons.append(f"{c['name']} persists for {human_duration(seconds)}: short, within the "
+                                   f"{human_duration(budget_seconds)} budget, but not a session cookie")
+                else:
+                    short_only = False
+                    reasons.append(f"{c['name']} persists for {human_duration(seconds)}, far past the session")
             if c["party"] == "third":
+                short_only = False
                 reasons.append(f"{c['name']} is set in a third-party context")
             decoded = c["decoded"] or {}
             if (c["host"], c["name"]) in personal or decoded.get("email") or decoded.get("jwt_personal_claims"):
+                short_only = False
                 reasons.append(f"{c['name']} carries personal data")
+        reasons = list(dict.fromkeys(reasons))
         if not affinity:
-            verdict = "no affinity cookie"
+            verdict, reasons = "no affinity cookie", [NO_COOKIE_NOTE]
+        elif not reasons:
+            verdict = "within the exemption"
         else:
-            verdict = "outside the exemption" if reasons else "within the exemption"
+            verdict = "doubtful: short-lived persistence" if short_only else "outside the exemption"
         site_findings = [f for f in findings if f.site == site]
         worst = max((f.severity for f in site_findings), key=severity_rank) if site_findings else None
         out.append({
             "site": site,
             "hosts": sorted({c["host"] for c in rows}),
-            "cookies": len(rows),
-            "affinity_cookies": len(affinity),
-            "vendors": dict(sorted(Counter(c["vendor_name"] or "unidentified" for c in affinity).items())),
+            "cookies": len({(c["host"], c["name"]) for c in rows}),
+            "affinity_cookies": len({(c["host"], c["name"]) for c in affinity}),
+            "vendors": dict(sorted(Counter(c["vendor_name"] or "unidentified"
+                                           for c in _one_per_cookie(affinity)).items())),
             "findings": len(site_findings),
             "worst": worst,
             "exemption": {"verdict": verdict, "reasons": reasons},
         })
     return out
+
+
+def _one_per_cookie(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first inventory row of each host and cookie name (a cookie has one row per backend)."""
+    return list({(c["host"], c["name"]): c for c in reversed(rows)}.values())
 
 
 def ip_exposure(cookies: list[dict[str, Any]], findings: list[Finding],
@@ -77,5 +104,5 @@ def charts(cookies: list[dict[str, Any]], findings: list[Finding]) -> dict[str, 
     return {
         "findings_by_severity": {s: sum(f.severity == s for f in findings) for s in reversed(SEVERITIES)},
         "affinity_cookies_by_vendor": dict(Counter(
-            c["vendor_name"] or "unidentified" for c in cookies if c["affinity"]).most_common()),
+            c["vendor_name"] or "unidentified" for c in _one_per_cookie(cookies) if c["affinity"]).most_common()),
     }

@@ -70,7 +70,10 @@ def lifetime_over_seconds(obs: CookieObservation, arg: int, settings: Settings) 
 
 
 def lifetime_over_budget(obs: CookieObservation, arg: bool, settings: Settings) -> bool:
-    return obs.lifetime_seconds is not None and obs.lifetime_seconds > settings.max_lifetime_seconds
+    """`true`: the lifetime is past --max-lifetime; `false`: persistent, but within it."""
+    if not obs.persistent:
+        return False
+    return (obs.lifetime_seconds > settings.max_lifetime_seconds) == arg  # type: ignore[operator]
 
 
 def third_party(obs: CookieObservation, arg: bool, settings: Settings) -> bool:
@@ -80,8 +83,8 @@ def third_party(obs: CookieObservation, arg: bool, settings: Settings) -> bool:
 # `decodes_to` arguments that fire when the value revealed any key of that evidence group.
 _NAMED_GROUPS = ("pool-name", "server-name", "timing", "personal-data", "jwt-personal-claims")
 # Every argument `decodes_to` understands; rules/schema.json lists the same (tests/audit/test_conditions.py).
-DECODES_TO = (*_NAMED_GROUPS, "encrypted", "backend-url", "backend-hash", "internal-hostname", "port-only",
-              "private-address", "public-address", "any-address")
+DECODES_TO = (*_NAMED_GROUPS, "encrypted", "backend-url", "backend-hash", "keyed-hash", "internal-hostname",
+              "port-only", "private-address", "public-address", "special-address", "any-address")
 
 
 def decodes_to(obs: CookieObservation, arg: str, settings: Settings) -> bool:
@@ -94,8 +97,9 @@ def decodes_to(obs: CookieObservation, arg: str, settings: Settings) -> bool:
         return bool(decoded.get("encrypted"))
     if arg == "backend-url":
         return bool(decoded.get("url"))
-    if arg == "backend-hash":
-        return "hash" in decoded and "ip" not in decoded
+    if arg in ("backend-hash", "keyed-hash"):
+        hashed = "hash" in decoded and "ip" not in decoded and _of_backend(decoded)
+        return hashed and _unrecoverable(decoded) == (arg == "keyed-hash")
     if arg == "internal-hostname":
         return bool(decoded.get("internal_host"))
     if arg == "port-only":
@@ -108,7 +112,20 @@ def decodes_to(obs: CookieObservation, arg: str, settings: Settings) -> bool:
         return klass in evidence.INTERNAL_CLASSES
     if arg == "public-address":
         return klass == "public"
+    if arg == "special-address":
+        return klass in evidence.SPECIAL_CLASSES
     return arg == "any-address"
+
+
+def _of_backend(decoded: evidence.Decoded) -> bool:
+    """The hash is over the backend's address or URL (not, say, an upstream's name)."""
+    text = str(decoded.get("hash_of", ""))
+    return any(word in text for word in ("ip:port", "address", "URL", "endpoint"))
+
+
+def _unrecoverable(decoded: evidence.Decoded) -> bool:
+    """A hash that takes a secret key or an unguessable salt: hashing addresses alone cannot reverse it."""
+    return decoded.get("keyed") is True or bool(decoded.get("salt"))
 
 
 def contains_client_ip(obs: CookieObservation, arg: bool, settings: Settings) -> bool:

@@ -49,6 +49,9 @@ class CookieObservation:
     prefix_problems: list[str]
     source: str
     place: str
+    # What the lifetime counts from: "response Date", "capture time" or "audit time" (pasted headers
+    # with no Date: an Expires is judged against the moment of the audit).
+    lifetime_reference: str = "response Date"
     # Filled in by the catalog and its decoders.
     vendor: str | None = None
     vendor_name: str | None = None
@@ -65,6 +68,14 @@ class CookieObservation:
     def deletes(self) -> bool:
         """A Set-Cookie that removes the cookie (Max-Age<=0 or Expires in the past)."""
         return self.lifetime_seconds is not None and self.lifetime_seconds <= 0
+
+    @property
+    def expiry(self) -> str | None:
+        """"deleted" (an empty value that ends at once), "expired" (a value the client received with an
+        expiry already past: it was sent all the same) or None for a cookie that lives."""
+        if not self.deletes:
+            return None
+        return "deleted" if not self.value else "expired"
 
     @property
     def effective_lifetime_seconds(self) -> int | None:
@@ -86,8 +97,11 @@ def observe(exchange: Exchange, now: float | None = None, lines: list[str] | Non
     top_site = (site if top == exchange.url else _site_of_url(top)) if top else None
     date = exchange.response_header("date")
     reference = parse_cookie_date(date) if date else None
+    reference_name = "response Date"
+    if reference is None and exchange.timestamp is not None:
+        reference, reference_name = exchange.timestamp, "capture time"
     if reference is None:
-        reference = exchange.timestamp if exchange.timestamp is not None else (now or time.time())
+        reference, reference_name = (now or time.time()), "audit time"
     out = []
     facts = exchange.cookie_facts or ()
     for index, line in enumerate(lines):
@@ -113,6 +127,7 @@ def observe(exchange: Exchange, now: float | None = None, lines: list[str] | Non
                 prefix_problems=prefix_problems(name, attrs, scheme),
                 source=exchange.source,
                 place=exchange.place,
+                lifetime_reference=reference_name,
             )
         known = facts[index] if index < len(facts) else None
         if known is not None:

@@ -22,7 +22,10 @@ Decoder = Callable[[str, str], "Decoded | None"]
 
 
 def address_class(ip: str) -> str:
-    """public, private, shared (RFC 6598), loopback, link-local, documentation or reserved."""
+    """The address's class in the IANA special-purpose registries (RFC 6890): private (RFC 1918,
+    and unique-local fc00::/7, RFC 4193), shared (RFC 6598), loopback, link-local, documentation
+    (RFC 5737, RFC 3849, RFC 9637), reserved (any other special-purpose block: this-network,
+    benchmarking, IETF protocol assignments, 240/4, multicast) or public."""
     addr = ipaddress.ip_address(ip)
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         addr = addr.ipv4_mapped
@@ -30,23 +33,24 @@ def address_class(ip: str) -> str:
         return "loopback"
     if addr.is_link_local:
         return "link-local"
+    if any(addr in net for net in _PRIVATE):
+        return "private"
     if addr in _SHARED:
         return "shared"
     if any(addr in net for net in _DOCUMENTATION):
         return "documentation"
-    if addr.is_global:
+    if addr.is_global and not addr.is_multicast:
         return "public"
-    if addr.is_reserved:
-        return "reserved"
-    if addr.is_private:
-        return "private"
     return "reserved"
 
 
+_PRIVATE = [
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+]
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 _DOCUMENTATION = [
     ipaddress.ip_network(n)
-    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20")
 ]
 
 
@@ -57,6 +61,8 @@ def _swap16(n: int) -> int:
 _BIGIP_NAME = re.compile(r"^BIGipServer(?P<pool>.+)$")
 _BIGIP_V4 = re.compile(r"^(\d{1,10})\.(\d{1,5})\.0000$")
 _BIGIP_RD_V4 = re.compile(r"^rd(\d+)o0{20}ffff([0-9a-f]{8})o(\d{1,5})$", re.IGNORECASE)
+# "!" and base64 of the AES-encrypted cookie (K14784: cookie-encryption in the persistence profile).
+_BIGIP_ENCRYPTED = re.compile(r"![A-Za-z0-9+/]{20,}={0,2}")
 _BIGIP_V6 = re.compile(r"^vi([0-9a-f]{32})\.(\d{1,5})$", re.IGNORECASE)
 _BIGIP_RD_V6 = re.compile(r"^rd(\d+)o([0-9a-f]{32})o(\d{1,5})$", re.IGNORECASE)
 
@@ -73,7 +79,9 @@ def bigip(name: str, value: str) -> Decoded | None:
     m = _BIGIP_NAME.match(name)
     names: Decoded = {"pool": m.group("pool")} if m else {}
     if value.startswith("!") and len(value) > 1:
-        return {**names, "encrypted": True, "confidence": "high"} if names else None
+        if names or _BIGIP_ENCRYPTED.fullmatch(value):
+            return {**names, "encrypted": True, "confidence": "high"}
+        return None
     m = _BIGIP_V4.match(value)
     if m:
         packed, port = int(m.group(1)), int(m.group(2))
@@ -110,10 +118,11 @@ def _address(names: Decoded, ip: str, port: int | None, **extra: Any) -> Decoded
 
 
 def _iso(seconds: float) -> str | None:
-    """A plausible Unix time (2000-2100) as ISO-8601 UTC, or None when it cannot be one."""
+    """A plausible Unix time (2000-2100) as ISO-8601 UTC (with milliseconds when it has a fraction),
+    or None when it cannot be one."""
     if not 946684800 <= seconds < 4102444800:
         return None
-    return clock.utc_iso(seconds)
+    return clock.utc_iso(seconds, "milliseconds" if seconds % 1 else "seconds")
 
 
 def _ip_port(text: str) -> tuple[str, int] | None:
@@ -134,14 +143,15 @@ _NSC_VALUE = re.compile(r"^[0-9a-f]{8}([0-9a-f]{8})45525d5f4f58455e445a4a42([0-9
 
 def netscaler(name: str, value: str) -> Decoded | None:
     """Citrix NetScaler COOKIEINSERT: the service IP XOR 0x03081e11 and port XOR 0x3630 in hex;
-    the vserver name in the cookie name, each letter shifted by one (catalyst256, hindsight)."""
-    names: Decoded = {}
-    if name.startswith("NSC_") and len(name) > 4:
-        # The shift is documented by decoders, not by Citrix; some appliances give an opaque id.
-        names["vserver"] = "".join(_unshift(c) for c in name[4:])
+    the vserver name in the cookie name, each letter shifted by one (catalyst256, hindsight). The
+    name is read as a vserver only beside a value in that format: other NSC_ cookies (an encrypted
+    or opaque value, the Gateway's own session cookies) do not say what their name holds."""
     m = _NSC_VALUE.match(value.strip().strip('"').lower())
     if not m:
-        return {**names, "confidence": "medium"} if names else None
+        return None
+    names: Decoded = {}
+    if name.startswith("NSC_") and len(name) > 4:
+        names["vserver"] = "".join(_unshift(c) for c in name[4:])
     ip = str(ipaddress.IPv4Address(int(m.group(1), 16) ^ 0x03081E11))
     return _address(names, ip, int(m.group(2), 16) ^ 0x3630)
 
@@ -186,15 +196,22 @@ def a10(name: str, value: str) -> Decoded | None:
 _B64_30 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
+_HAPROXY_DYNAMIC = re.compile(r"[0-9a-f]{16}")
+
+
 def haproxy(name: str, value: str) -> Decoded | None:
     """HAProxy `cookie` persistence: the value is the server's cookie string as the admin wrote it;
     `prefix` mode writes `server~appvalue`; with maxidle/maxlife `server|LLLLL[|FFFFF]`, each date
-    30 bits in HAProxy's base64 alphabet of (unix time + 3) >> 2 (src/base64.c s30tob64)."""
+    30 bits in HAProxy's base64 alphabet of (unix time + 3) >> 2 (src/base64.c s30tob64); `dynamic`
+    cookies are `%016llx` of XXH64 over the dynamic-cookie-key, address and port (src/server.c
+    srv_set_dyncookie), which needs the key to reverse."""
     value = value.strip().strip('"')
     parts = value.split("|")
     server = parts[0].split("~", 1)[0]
     if not server:
         return None
+    if len(parts) == 1 and "~" not in value and _HAPROXY_DYNAMIC.fullmatch(server):
+        return {"hash": "xxh64", "hash_of": "key, address and port", "keyed": True, "confidence": "medium"}
     decoded: Decoded = {"server": server}
     for key, text in zip(("last_seen", "first_seen"), parts[1:3], strict=False):
         if len(text) != 5 or any(c not in _B64_30 for c in text):
@@ -206,7 +223,36 @@ def haproxy(name: str, value: str) -> Decoded | None:
         if when is None:
             return None
         decoded[key] = when
+    if len(parts) > 3:
+        return None
     return {**decoded, "confidence": "high"}
+
+
+def nginx_sticky_module(name: str, value: str) -> Decoded | None:
+    """nginx-sticky-module-ng and Tengine `session_sticky`: the `route` cookie is the MD5 (default) or
+    SHA-1 hex of the server as the module names it (what is hashed differs between forks)."""
+    value = value.strip().strip('"')
+    if re.fullmatch(r"[0-9a-f]{32}", value):
+        return {"hash": "md5", "hash_of": "server address", "confidence": "medium"}
+    if re.fullmatch(r"[0-9a-f]{40}", value):
+        return {"hash": "sha1", "hash_of": "server address", "confidence": "medium"}
+    return None
+
+
+def haproxy_prefix(name: str, value: str) -> Decoded | None:
+    """HAProxy `cookie <app cookie> prefix`: `<server>~<application's value>` (COOKIE_DELIM)."""
+    server, tilde, rest = value.strip().strip('"').partition("~")
+    if not tilde or not rest or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", server):
+        return None
+    return {"server": server, "confidence": "high"}
+
+
+def haproxy_dated(name: str, value: str) -> Decoded | None:
+    """HAProxy's dated form `<server>|LLLLL[|FFFFF]` under any name: recognised only when the dates decode."""
+    if "|" not in value:
+        return None
+    decoded = haproxy(name, value)
+    return decoded if decoded and "last_seen" in decoded else None
 
 
 def route_suffix(name: str, value: str) -> Decoded | None:
@@ -246,8 +292,10 @@ def weblogic(name: str, value: str) -> Decoded | None:
 
 
 def envoy(name: str, value: str) -> Decoded | None:
-    """Envoy stateful session cookie: base64 of `ip:port`, or (newer) of a protobuf
-    `Cookie{string address = 1; uint64 expires = 2}` (source/extensions/http/stateful_session/cookie)."""
+    """Envoy stateful session cookie (source/extensions/http/stateful_session/cookie): base64 of the
+    upstream's `ip:port`; with the runtime flag stateful_session_encode_ttl_in_cookie, base64 of a
+    protobuf `Cookie{string address = 1; uint64 expires = 2}` or, in other releases, of the JSON
+    `{"address":"ip:port","expires":N}`. Envoy writes the value in double quotes."""
     raw = b64decode_loose(value.strip().strip('"'))
     if raw is None:
         return None
@@ -255,6 +303,9 @@ def envoy(name: str, value: str) -> Decoded | None:
     found = _ip_port(text)
     if found is None and raw[:1] == b"\x0a" and len(raw) > 2 and raw[1] < 0x80:
         found = _ip_port(raw[2 : 2 + raw[1]].decode("ascii", errors="replace"))
+    if found is None and text.startswith("{"):
+        m = re.fullmatch(r'\{"address":"([^"]{1,64})"(?:,"expires":\d{1,20})?\}', text)
+        found = _ip_port(m.group(1)) if m else None
     if found is None:
         return None
     return _address({}, found[0], found[1])
@@ -265,11 +316,15 @@ def ingress_nginx(name: str, value: str) -> Decoded | None:
     (since 2021 followed by `|<backend key>`); older releases wrote md5 or sha1 of the pod's
     `ip:port`, which `--candidates` can recover; persistent mode hashes with the upstream name."""
     value = value.strip().strip('"')
-    m = re.fullmatch(r"(\d{10})\.(\d{1,3})\.(\d{1,7})\.(\d{1,7})(?:\|[0-9a-f]{32})?", value)
+    m = re.fullmatch(r"(\d{10})\.(\d{1,3})\.(\d{1,7})\.(\d{1,7})(\|[0-9a-f]{32})?", value)
     if m:
-        created = _iso(int(m.group(1)))
+        # ngx.now() prints seconds and up to 3 decimals, trailing zeros dropped (".05" is 50 ms).
+        created = _iso(int(m.group(1)) + int(m.group(2).ljust(3, "0")) / 1000)
         if created:
-            return {"created": created, "process_id": int(m.group(3)), "confidence": "high"}
+            decoded: Decoded = {"created": created, "process_id": int(m.group(3))}
+            if m.group(5):  # since 2021: md5(md5(upstream) .. upstream), the upstream's key, not a backend's
+                decoded.update(hash="md5", hash_of="upstream name (namespace-service-port)")
+            return {**decoded, "confidence": "high"}
     if re.fullmatch(r"[0-9a-f]{32}", value):
         return {"hash": "md5", "hash_of": "ip:port", "confidence": "medium"}
     if re.fullmatch(r"[0-9a-f]{40}", value):
@@ -363,7 +418,54 @@ def caddy(name: str, value: str) -> Decoded | None:
     secret; without a secret the key is empty and `--candidates` recovers the backend."""
     if not re.fullmatch(r"[0-9a-f]{64}", value.strip()):
         return None
-    return {"hash": "hmac-sha256", "hash_of": "ip:port", "confidence": "medium"}
+    return {"hash": "hmac-sha256", "hash_of": "ip:port", "keyed": "if configured", "confidence": "medium"}
+
+
+def nginx_sticky(name: str, value: str) -> Decoded | None:
+    """NGINX `sticky cookie` (open source since 1.29.6, NGINX Plus before): the hex MD5 of the server's
+    `ip:port`, unkeyed, or the server's `route=` string when one is set (ngx_http_upstream_module)."""
+    value = value.strip().strip('"')
+    if re.fullmatch(r"[0-9a-f]{32}", value):
+        return {"hash": "md5", "hash_of": "ip:port", "confidence": "medium"}
+    if re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", value):
+        return {"server": value, "confidence": "medium"}
+    return None
+
+
+def openshift(name: str, value: str) -> Decoded | None:
+    """OpenShift router (HAProxy template): the value is the hex MD5 of the endpoint id `pod:<pod name>:
+    <endpoints>:<port name>:<ip>:<port>` (IdHash), salted by the pod's random name; with the dynamic
+    config manager, a HAProxy dynamic cookie keyed with the route's cookie name."""
+    value = value.strip().strip('"')
+    if re.fullmatch(r"[0-9a-f]{32}", value):
+        return {"hash": "md5", "hash_of": "pod endpoint id", "salt": "the pod's random name", "confidence": "medium"}
+    if _HAPROXY_DYNAMIC.fullmatch(value):
+        return {"hash": "xxh64", "hash_of": "key, address and port", "keyed": True, "confidence": "medium"}
+    return None
+
+
+def alibaba_slb(name: str, value: str) -> Decoded | None:
+    """Alibaba Cloud SLB inserted SERVERID (and ALB's SERVERCORSID twin): `<32 hex>|<unix>|<unix>`, an opaque
+    per-server id and two times. The layout follows HAProxy's `server|last|first`; Alibaba documents only
+    the cookie's name, so the times' meaning is inferred and the confidence is medium."""
+    m = re.fullmatch(r"([0-9a-f]{32})\|(\d{10})\|(\d{10})", value.strip().strip('"'))
+    if not m:
+        return None
+    decoded: Decoded = {"server_id": m.group(1)}
+    for key, text in (("last_seen", m.group(2)), ("first_seen", m.group(3))):
+        when = _iso(int(text))
+        if when:
+            decoded[key] = when
+    return {**decoded, "confidence": "medium"}
+
+
+def cloud_foundry(name: str, value: str) -> Decoded | None:
+    """Cloud Foundry gorouter `__VCAP_ID__`: the app instance's private id (a GUID) the router pins
+    the session to; a client that sets it picks the instance."""
+    value = value.strip().strip('"')
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        return None
+    return {"server_id": value, "confidence": "high"}
 
 
 def b64decode_loose(text: str) -> bytes | None:
@@ -382,6 +484,13 @@ DECODERS: dict[str, Decoder] = {
     "netscaler": netscaler,
     "a10": a10,
     "haproxy": haproxy,
+    "haproxy_prefix": haproxy_prefix,
+    "haproxy_dated": haproxy_dated,
+    "nginx_sticky": nginx_sticky,
+    "nginx_sticky_module": nginx_sticky_module,
+    "openshift": openshift,
+    "cloud_foundry": cloud_foundry,
+    "alibaba_slb": alibaba_slb,
     "route_suffix": route_suffix,
     "websphere": websphere,
     "weblogic": weblogic,

@@ -32,6 +32,9 @@ from stickyguard.audit.records import InputError
 from stickyguard.audit.rules import Rule
 
 MAX_EVIDENCE = 10  # distinct decoded values kept per finding
+MAX_BACKEND_ROWS = 50  # inventory rows per host and cookie name, one per distinct decoded backend
+# The decoded keys that tell one backend from another: a cookie's rows split on these.
+BACKEND_KEYS = ("ip", "port", "host", "url", "server", "route", "server_id", "datacenter", "recovered")
 MAX_HASHED = 10000  # hashed cookies held back for recovery; later ones are judged unrecovered
 
 
@@ -74,7 +77,8 @@ class Audit:
         self._index = _RuleIndex(rules)
         self.candidates = candidates
         self._hashed: list[cookies.CookieObservation] = []
-        self._inventory: dict[tuple[str, str], dict[str, Any]] = {}
+        self._inventory: dict[tuple[str, str, tuple], dict[str, Any]] = {}
+        self._backend_rows: dict[tuple[str, str], list] = {}
         self._findings: dict[tuple[str, str, str], Finding] = {}
         self.notices: list[InputError] = []  # what the input bounds (audit/limits.py) cut
 
@@ -103,8 +107,11 @@ class Audit:
         return list(self._findings.values())[count:]
 
     def add_observation(self, obs: cookies.CookieObservation) -> list[Rule]:
-        if obs.deletes:
-            return []  # a browser stores nothing, so there is nothing to judge
+        if obs.expiry == "deleted":
+            self._inventory_row(obs)  # an empty value that ends at once: nothing was sent to judge
+            return []
+        # An expired value was still sent to the client, so it is judged like any other; the lifetime
+        # rules see its expiry (a lifetime of 0 is neither persistent nor long).
         if not obs.classified:
             catalog_mod.apply(self.catalog, obs)
         elif obs.vendor is not None and obs.vendor not in self.catalog.vendors:
@@ -140,10 +147,26 @@ class Audit:
         return sorted(fired, key=lambda r: r.id) if len(fired) > 1 else fired
 
     def _inventory_row(self, obs: cookies.CookieObservation) -> dict[str, Any]:
-        key = (obs.host, obs.name)
+        """The cookie's row: one per host, name and distinct decoded backend, so two backends behind one
+        name (or two balancers behind one host) each keep their own."""
+        backend = _backend_of(obs.decoded)
+        key = (obs.host, obs.name, backend)
         row = self._inventory.get(key)
+        if row is None and backend:
+            rows = self._backend_rows.setdefault((obs.host, obs.name), [])
+            if len(rows) >= MAX_BACKEND_ROWS:
+                if len(rows) == MAX_BACKEND_ROWS:
+                    rows.append(None)
+                    self._notice(obs.source, obs.place, f"cookie {obs.name} on {obs.host} named over "
+                                                        f"{MAX_BACKEND_ROWS} backends; the inventory lists "
+                                                        f"the first {MAX_BACKEND_ROWS}")
+                row = self._inventory[rows[0]]
+            else:
+                rows.append(key)
         if row is not None:
             row["seen"] += 1
+            if row["expiry"] and not obs.expiry:
+                row["expiry"] = None  # the same cookie also arrived alive
             return row
         attrs = obs.attributes
         row = {
@@ -165,6 +188,8 @@ class Audit:
                 "path": attrs.get("path"),
             },
             "domain_scope": obs.domain_scope,
+            "expiry": obs.expiry,
+            "lifetime_from": obs.lifetime_reference,
             "lifetime_seconds": obs.lifetime_seconds,
             "effective_lifetime_seconds": obs.effective_lifetime_seconds,
             "party": {True: "third", False: "first", None: "unknown"}[obs.third_party],
@@ -226,7 +251,19 @@ class Audit:
             "samesite": str(obs.attributes.get("samesite") or "missing"),
             "budget": clock.human_duration(self.settings.max_lifetime_seconds),
             "prefix_problems": ", ".join(obs.prefix_problems) or "nothing",
+            "hash_advice": self._hash_advice(obs),
+            "lifetime_weight": lifetime_weight(obs.lifetime_seconds, self.settings.max_lifetime_seconds),
         }
+
+    def _hash_advice(self, obs: cookies.CookieObservation) -> str:
+        """What a reader can do about a hashed value, true to what was tried."""
+        if self.candidates:
+            return (f"--candidates hashed {len(self.candidates)} addresses and none matched it: the backend is "
+                    "outside that list, or the value is keyed")
+        if (obs.decoded or {}).get("keyed"):
+            return ("it is keyed only when the operator set a secret; without one, hashing the likely backend "
+                    "addresses recovers it (try --candidates)")
+        return "such hashes carry no secret, so hashing the likely backend addresses recovers it (try --candidates)"
 
     def _tagged(self, tag: str) -> set[str]:
         return {r.id for r in self.rules if tag in r.tags}
@@ -266,10 +303,28 @@ class Audit:
             findings=findings,
             errors=[*errors, *self.notices],
             show_values=self.show_values,
-            sites=compliance.sites(inventory, findings, self._tagged("personal-data")),
+            sites=compliance.sites(inventory, findings, self._tagged("personal-data"),
+                                   self.settings.max_lifetime_seconds),
             ip_exposure=compliance.ip_exposure(inventory, findings, self._tagged("client-address")),
             charts=compliance.charts(inventory, findings),
         )
+
+
+def lifetime_weight(seconds: int | None, budget: int) -> str:
+    """How much a persistent lifetime weighs against the session-only consent exemption."""
+    if seconds is None or seconds <= 0:
+        return "it ends with the session"
+    if seconds <= budget:
+        return (f"a short lifetime, within the {clock.human_duration(budget)} budget: close to a session "
+                "cookie, though still not one")
+    return f"a lifetime past the {clock.human_duration(budget)} budget, which no routing purpose needs"
+
+
+def _backend_of(decoded: dict[str, Any] | None) -> tuple:
+    """What names the backend in a decoded value, as a key (empty when nothing does)."""
+    if not decoded:
+        return ()
+    return tuple((k, str(decoded[k])) for k in BACKEND_KEYS if decoded.get(k) not in (None, ""))
 
 
 def _public_decoded(decoded: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -13,8 +13,10 @@ from typing import NamedTuple
 
 Decoded = dict[str, Any]
 
-# Address classes that reveal the inside of a network (decoders.address_class names them).
-INTERNAL_CLASSES = frozenset({"private", "loopback", "link-local", "shared", "documentation", "reserved"})
+# Address classes that reveal the inside of a network (decoders.address_class names them). Documentation
+# and other reserved blocks are not internal: they are worded for what they are (`special-address`).
+INTERNAL_CLASSES = frozenset({"private", "loopback", "link-local", "shared"})
+SPECIAL_CLASSES = frozenset({"documentation", "reserved"})
 
 
 class Key(NamedTuple):
@@ -51,6 +53,8 @@ KEYS: dict[str, Key] = {
     "jwt_claims": Key("jwt", True, "the claims a JWT carries"),
     "hash": Key("backend-hash", False, "the hash function over the backend"),
     "hash_of": Key("backend-hash", False, "what was hashed"),
+    "salt": Key("backend-hash", False, "what salts the hash beside the backend (not a secret, but not guessable)"),
+    "keyed": Key("backend-hash", False, "the hash takes a secret key: True, or \"if configured\" (Caddy)"),
     "recovered": Key("meta", False, "how a hashed address was recovered"),
     "encrypted": Key("encrypted", False, "the value is encrypted"),
     "encoding": Key("meta", False, "how the value was read: plain, url, base64, hex, jwt"),
@@ -91,8 +95,13 @@ def describe(decoded: Decoded | None) -> str:
     if decoded.get("encrypted"):
         parts.append("encrypted value")
     if "hash" in decoded and "ip" not in decoded:
-        parts.append(f"{decoded['hash']} hash of the {decoded['hash_of']}")
+        keyed = decoded.get("keyed")
+        how = " keyed with a secret" if keyed is True else " (keyed only if a secret is set)" if keyed else ""
+        if decoded.get("salt"):
+            how += f", salted with {decoded['salt']}"
+        parts.append(f"{decoded['hash']} hash of the {decoded['hash_of']}{how}")
+    shown = {decoded["ip"], address(decoded)} if "ip" in decoded else set()
     for key, value in decoded.items():
-        if key not in KEYS or KEYS[key].named:
+        if (key not in KEYS or KEYS[key].named) and value not in shown:  # a route that is the address says it once
             parts.append(f"{key.replace('_', ' ')} {value}")
     return ", ".join(parts)

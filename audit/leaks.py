@@ -120,8 +120,8 @@ def _first_addresses(found: Decoded, text: str) -> None:
         if _add_address(found, m.group(1), m.group(2), strict=not m.group(2)):
             break
     for m in _IPV6_BRACKET.finditer(text):
-        if _add_address(found, m.group(1), m.group(2), strict=False):
-            break
+        if _is_ip(m.group(1)) and _add_address(found, m.group(1), m.group(2), strict=False):
+            break  # "[CE]" in an Adobe id is not a host
     for run in _bare_ipv6(text):
         if _add_address(found, run, None, strict=True):
             break
@@ -165,6 +165,14 @@ def _add_address(found: Decoded, host: str, port: str | None, strict: bool) -> b
     found["address_class"] = klass
     if port and int(port) < 2**16:
         found["port"] = int(port)
+    return True
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
     return True
 
 

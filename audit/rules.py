@@ -28,7 +28,7 @@ __all__ = ["RULES_DIR", "Rule", "RuleFileError", "load_rules", "version"]
 # Placeholders a rule message may use; anything else is a rule-file error.
 MESSAGE_FIELDS = frozenset(
     {"cookie", "vendor", "host", "site", "url", "decoded", "lifetime", "domain", "samesite",
-     "budget", "prefix_problems"}
+     "budget", "prefix_problems", "hash_advice", "lifetime_weight"}
 )
 # The hundreds a rule id must fall in, by what the rule is about.
 FAMILIES = {1: "cookie attributes, scope and transport", 2: "leaked identifiers",

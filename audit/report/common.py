@@ -75,6 +75,12 @@ def vendor(cookie: dict[str, Any]) -> str:
 
 
 def lifetime(cookie: dict[str, Any]) -> str:
+    expiry = cookie.get("expiry")
+    if expiry:
+        text = "expired at capture" if expiry == "expired" else "deleted"
+        if cookie.get("lifetime_from") == "audit time":
+            text += " (no date in the input: judged at the audit's time)"
+        return text
     requested = cookie["lifetime_seconds"]
     effective = cookie["effective_lifetime_seconds"]
     if requested is not None and effective != requested:

@@ -38,6 +38,7 @@ code { font-size: 12px; word-break: break-all; }
 .errors li { color: #a00; }
 .scroll { overflow-x: auto; }
 .verdict-within { color: #1e7b34; font-weight: 600; } .verdict-outside { color: #b03a2e; font-weight: 600; }
+.verdict-doubtful { color: #8a5a00; font-weight: 600; }
 .charts { display: flex; flex-wrap: wrap; gap: 2rem; }
 .charts figure { margin: 0; flex: 1 1 20rem; }
 @media (max-width: 40rem) {
@@ -118,7 +119,8 @@ def _sites(sites: list[dict[str, Any]]) -> str:
     rows = []
     for s in sites:
         verdict = s["exemption"]["verdict"]
-        klass = {"within the exemption": "verdict-within", "outside the exemption": "verdict-outside"}.get(verdict, "")
+        klass = {"within the exemption": "verdict-within", "outside the exemption": "verdict-outside",
+                 "doubtful: short-lived persistence": "verdict-doubtful"}.get(verdict, "")
         reasons = "".join(f"<li>{e(r)}</li>" for r in s["exemption"]["reasons"])
         vendors = e(common.site_vendors(s))
         cells = [e(s["site"]), e(", ".join(s["hosts"])), f"{s['affinity_cookies']} of {s['cookies']}", vendors,

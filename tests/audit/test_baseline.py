@@ -19,7 +19,7 @@ def test_new_unchanged_and_fixed(run, tmp_path):
     doc = json.loads(out)
     statuses = {(f["rule"], f["cookie"]): f["status"] for f in doc["findings"]}
     assert statuses[("SG201", "BIGipServerweb_pool")] == "unchanged"
-    assert statuses[("SG301", "SERVERID")] == "new"
+    assert statuses[("SG302", "SERVERID")] == "new"
     assert {(f["rule"], f["cookie"]) for f in doc["baseline"]["fixed"]} >= {("SG205", "ROUTEID")}
     assert doc["baseline"]["new"] + doc["baseline"]["unchanged"] == len(doc["findings"])
     assert status == 1

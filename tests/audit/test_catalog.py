@@ -12,11 +12,11 @@ from stickyguard.audit.records import Exchange
 @pytest.mark.parametrize(
     "name,value,vendor,by",
     [
-        ("BIGipServerweb_pool", "1677787402.36895.0000", "f5-bigip", "name"),
+        ("BIGipServerweb_pool", "1677787402.36895.0000", "f5-bigip", "name and value"),
         ("BIGipServerweb_pool", "!encrypted", "f5-bigip", "name"),
         ("dr_who", "375537930.544.0000", "f5-bigip", "value"),
         ("persist", "rd2o00000000000000000000ffffc0a80a0ao8080", "f5-bigip", "value"),
-        ("NSC_Qspe-xxx.bwjwb.dp.vl-IUUQ", "ffffffff50effd8445525d5f4f58455e445a4a423660", "citrix-netscaler", "name"),
+        ("NSC_Qspe-xxx.bwjwb.dp.vl-IUUQ", "ffffffff50effd8445525d5f4f58455e445a4a423660", "citrix-netscaler", "name and value"),
         ("custom", "ffffffff50effd8445525d5f4f58455e445a4a423660", "citrix-netscaler", "value"),
         ("SERVERID", "s1", "haproxy", "name"),
         ("AWSALB", "x", "aws-alb", "name"),
@@ -27,18 +27,18 @@ from stickyguard.audit.records import Exchange
         ("ApplicationGatewayAffinity", "x", "azure-application-gateway", "name"),
         ("GCLB", "CL2Ei7bTo4-YmAEQAw", "google-cloud-lb", "name"),
         ("__cflb", "0H28vgHxwvgAQtjUGU4vtT8baSQqp6P", "cloudflare", "name"),
-        ("_TRAEFIK_BACKEND", "http://10.0.0.3:80", "traefik", "name"),
+        ("_TRAEFIK_BACKEND", "http://10.0.0.3:80", "traefik", "name and value"),
         ("_76eb3", "http://10.0.0.3:80", "traefik", "name"),
-        ("INGRESSCOOKIE", "1598371152.898.2320.533481", "ingress-nginx", "name"),
+        ("INGRESSCOOKIE", "1598371152.898.2320.533481", "ingress-nginx", "name and value"),
         ("ROUTEID", ".1", "apache-mod-proxy-balancer", "name"),
-        ("JSESSIONID", "7D8A2F0B4C1E9A3D5F6B8C0E2A4D6F81.node2", "tomcat-jvmroute", "name"),
+        ("JSESSIONID", "7D8A2F0B4C1E9A3D5F6B8C0E2A4D6F81.node2", "tomcat-jvmroute", "name and value"),
         ("sticky-host", "anything", "envoy", "name"),
         ("my-session", base64.b64encode(b"10.0.0.12:8080").decode(), "envoy", "value"),
-        ("lb", "a" * 64, "caddy", "name"),
+        ("lb", "a" * 64, "caddy", "name and value"),
         ("X-Oracle-BMC-LBS-Route", "x", "oracle-oci-lb", "name"),
         ("sto-id-47873-finprd_8443", "ICAJBCKMPLCA", "a10-thunder", "name"),
-        ("JSESSIONID", "0000A2MB4IJozU_VM8IffsMNfdR:v544d0o0", "ibm-websphere", "name"),
-        ("JSESSIONID", "Gk1qXhT1!-1429396839!1700000000000", "oracle-weblogic", "name"),
+        ("JSESSIONID", "0000A2MB4IJozU_VM8IffsMNfdR:v544d0o0", "ibm-websphere", "name and value"),
+        ("JSESSIONID", "Gk1qXhT1!-1429396839!1700000000000", "oracle-weblogic", "name and value"),
         ("akaalb_www", "~op=lb:www_RESTON|~rv=1", "akamai-alb", "name"),
         ("heroku-session-affinity", "x", "heroku", "name"),
         ("nlbi_123456", "x", "imperva", "name"),
@@ -47,14 +47,31 @@ from stickyguard.audit.records import Exchange
         ("BNIS_x", "x", "barracuda", "name"),
         ("FGTServer", "ABCDEF", "fortinet", "name"),
         ("AlteonP", "x$$", "radware-alteon", "name"),
-        ("sg_affinity", "s1." + "A" * 60, "stickyguard", "name"),
-        ("__Host-sg_affinity", "s1.AQ" + "-_x" * 20, "stickyguard", "name"),
+        ("sg_affinity", "s1." + "A" * 60, "stickyguard", "name and value"),
+        ("__Host-sg_affinity", "s1.AQ" + "-_x" * 20, "stickyguard", "name and value"),
         # The heuristic: a name made of an affinity word, no vendor named.
         ("route", "5f1c9e", None, "heuristic"),
         ("lb_route", "x", None, "heuristic"),
         ("stickySession", "x", None, "heuristic"),
         ("PERSIST_web", "x", None, "heuristic"),
-        ("SRV", "x", None, "heuristic"),
+        ("srv_pool", "x", None, "heuristic"),
+        # Shared names: the value's shape decides; a vendor's value signature outranks another's name.
+        ("JSESSIONID", "web02~9F3A1C77E0B2", "haproxy", "name and value"),
+        ("SERVERID", "1677787402.36895.0000", "f5-bigip", "value"),
+        ("SERVERID", "0" * 31 + "a|1700000000|1699990000", "alibaba-slb", "name and value"),
+        ("SERVERID", "8b3d4e2f9a1c7b05", "haproxy", "name"),
+        ("SRV", "app03", "haproxy", "name"),
+        ("INGRESSCOOKIE", "srv001", "haproxy-ingress", "name and value"),
+        ("INGRESSCOOKIE", "0123456789abcdef", "traefik-ingress-nginx", "name and value"),
+        ("mysrv", "web1|ZVPxA|ZVPJ8", "haproxy", "value"),
+        ("APPSESSION", "Gk1qXhT1aB3dE5fG7hJ9kL!-1429396839", "oracle-weblogic", "value"),
+        ("keep", "!" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", "f5-bigip", "value"),
+        ("__VCAP_ID__", "2b5f6d3e-1c4a-4f7b-9e8d-0a1b2c3d4e5f", "cloud-foundry", "name"),
+        ("GCILB", "x", "google-cloud-lb", "name"),
+        ("srv_id", "b", "nginx", "name"),
+        ("e" * 32, "f" * 32, "openshift-router", "name and value"),
+        ("s", base64.b64encode(b'{"address":"10.0.0.5:8080","expires":1234}').decode(), "envoy", "value"),
+        ("s", base64.b64encode(b"\x0a\x0e10.0.0.12:8080\x10\x05").decode(), "envoy", "value"),
         ("lb", "not-a-caddy-hash", None, "heuristic"),
     ],
 )
@@ -80,13 +97,26 @@ def test_not_affinity(catalog, name, value):
     assert catalog.classify(name, value) is None
 
 
+def test_gateway_session_cookies_are_netscaler_but_not_affinity(catalog):
+    found = catalog.classify("NSC_TMAS", "b3f6a0e1d2c4")
+    assert (found.vendor.id, found.affinity) == ("citrix-netscaler", False)
+
+
+def test_vendor_and_generic_readings_merge(catalog):
+    facts = catalog_mod.classify_and_decode(catalog, "SERVERID", "10.0.3.4:8080")
+    assert facts["decoded"] | {} == {"server": "10.0.3.4:8080", "ip": "10.0.3.4", "port": 8080,
+                                     "address_class": "private", "confidence": "high"}
+    facts = catalog_mod.classify_and_decode(catalog, "ROUTEID", ".10.9.8.7")
+    assert (facts["decoded"]["route"], facts["decoded"]["ip"]) == ("10.9.8.7", "10.9.8.7")
+
+
 def test_apply_decodes(catalog):
     ex = Exchange("https://shop.example/", "GET", 200, [],
                   [("Set-Cookie", "BIGipServerweb=1677787402.36895.0000")], None, None, "t", "entry 0")
     (obs,) = observe(ex)
     catalog_mod.apply(catalog, obs)
     assert (obs.vendor, obs.vendor_name, obs.affinity, obs.classified_by) == (
-        "f5-bigip", "F5 BIG-IP LTM", True, "name")
+        "f5-bigip", "F5 BIG-IP LTM", True, "name and value")
     assert obs.decoded["ip"] == "10.1.1.100"
 
 
@@ -126,9 +156,10 @@ def test_unknown_decoder_is_a_rule_file_error(tmp_path):
     line = text.splitlines().index("        decoder: bigipp") + 1
     with pytest.raises(rule_data.RuleFileError) as e:
         catalog_mod.load([tmp_path])
+    from stickyguard.audit.decoders import DECODERS
+
     assert e.value.problems == [
-        f"{path}:{line}: vendors/0/cookies/0/decoder: no decoder 'bigipp' (known: a10, akamai, azure_arr, bigip, "
-        "caddy, envoy, haproxy, heroku, imperva, ingress_nginx, netscaler, route_suffix, traefik, weblogic, websphere)"]
+        f"{path}:{line}: vendors/0/cookies/0/decoder: no decoder 'bigipp' (known: {', '.join(sorted(DECODERS))})"]
 
 
 def test_invalid_regex_is_a_rule_file_error(tmp_path):

@@ -278,8 +278,7 @@ class TestExpectedFindings:
             ("SG201", "shop.example", bigip),                   # LEAK-01: decodes to 10.1.1.100:8080
             ("SG203", "shop.example", bigip),                   # pool name in the cookie name
             ("SG101", "shop.example", bigip),                   # ATTR-01: no Secure over HTTPS
-            ("SG301", "shop.example", "AWSALB"),                # LIFE-01: a 7-day affinity cookie
-            ("SG302", "shop.example", "AWSALB"),                # LIFE-02: over the 24 h budget
+            ("SG302", "shop.example", "AWSALB"),                # LIFE-01/02: 7 days, over the 24 h budget
             ("SG305", "cdn.widgets.example", "SERVERID"),       # SCOPE-05: third party, not partitioned
             ("SG106", "shop.example", "route"),                 # SCOPE-02: Domain = registrable domain
             ("SG304", "shop.example", "theme"),                 # LIFE-03: 2 years for a non-affinity cookie
@@ -302,7 +301,7 @@ class TestExpectedFindings:
         assert {
             ("SG201", "shop.example", "BIGipServerweb_pool"),
             ("SG202", "www.shop.example", "BIGipServerapi_pool"),  # public origin 93.184.216.34:80
-            ("SG301", "www.shop.example", "SERVERID"),
+            ("SG302", "www.shop.example", "SERVERID"),             # 30 days
             ("SG304", "www.shop.example", "theme"),
         } <= found
         assert not {f for f in found if f[2] == "sid"}

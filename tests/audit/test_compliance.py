@@ -10,7 +10,7 @@ def report_for(ruleset, catalog, set_cookies, url="https://shop.example/", top=N
 
 
 def verdict(report):
-    (site,) = compliance.sites(report.cookies, report.findings, {"SG306", "SG307", "SG308"})
+    (site,) = compliance.sites(report.cookies, report.findings, {"SG306", "SG307", "SG308"}, 86400)
     return site["exemption"]
 
 
@@ -23,17 +23,34 @@ def test_persistent_third_party_or_personal_is_outside(ruleset, catalog):
     r = report_for(ruleset, catalog, ["SERVERID=s1; Max-Age=600", "route=alice%40example.com"],
                    url="https://cdn.other.example/x", top="https://shop.example/")
     assert verdict(r) == {"verdict": "outside the exemption", "reasons": [
-        "SERVERID persists beyond the session", "SERVERID is set in a third-party context",
+        "SERVERID persists for 10 minutes: short, within the 1 day budget, but not a session cookie",
+        "SERVERID is set in a third-party context",
         "route is set in a third-party context", "route carries personal data"]}
 
 
-def test_no_affinity_cookie(ruleset, catalog):
-    assert verdict(report_for(ruleset, catalog, ["theme=dark"]))["verdict"] == "no affinity cookie"
+def test_no_affinity_cookie_says_what_a_capture_cannot_show(ruleset, catalog):
+    found = verdict(report_for(ruleset, catalog, ["theme=dark"]))
+    assert found == {"verdict": "no affinity cookie", "reasons": [compliance.NO_COOKIE_NOTE]}
+    assert "IP address" in compliance.NO_COOKIE_NOTE
+
+
+def test_lifetime_is_weighed(ruleset, catalog):
+    short = verdict(report_for(ruleset, catalog, ["SERVERID=s1; Max-Age=1800; Secure; HttpOnly"]))
+    assert short == {"verdict": "doubtful: short-lived persistence", "reasons": [
+        "SERVERID persists for 30 minutes: short, within the 1 day budget, but not a session cookie"]}
+    long = verdict(report_for(ruleset, catalog, ["SERVERID=s1; Max-Age=15552000; Secure; HttpOnly"]))
+    assert long == {"verdict": "outside the exemption", "reasons": [
+        "SERVERID persists for 180 days, far past the session"]}
+
+
+def test_an_expired_value_is_not_a_persistent_cookie(ruleset, catalog):
+    r = report_for(ruleset, catalog, ["SERVERID=s1; Expires=Thu, 01-Jan-2015 00:00:00 GMT"])
+    assert verdict(r) == {"verdict": "within the exemption", "reasons": []}
 
 
 def test_site_summary_counts(ruleset, catalog):
     r = report_for(ruleset, catalog, ["BIGipServerweb=1677787402.36895.0000", "AWSALB=x", "theme=dark"])
-    (site,) = compliance.sites(r.cookies, r.findings, set())
+    (site,) = compliance.sites(r.cookies, r.findings, set(), 86400)
     assert (site["cookies"], site["affinity_cookies"], site["worst"]) == (3, 2, "high")
     assert site["vendors"] == {"AWS Application Load Balancer": 1, "F5 BIG-IP LTM": 1}
 

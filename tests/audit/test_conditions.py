@@ -73,7 +73,9 @@ def test_third_party():
         ("BIGipServerp=1677787402.36895.0000", "public-address", False),
         ("BIGipServerp=584628317.20480.0000", "public-address", True),
         ("BIGipServerp=584628317.20480.0000", "private-address", False),
-        ("BIGipServerp=rd1o00000000000000000000ffffc0000201o80", "private-address", True),  # documentation range
+        ("BIGipServerp=rd1o00000000000000000000ffffc0000201o80", "private-address", False),  # documentation range
+        ("BIGipServerp=rd1o00000000000000000000ffffc0000201o80", "special-address", True),
+        ("BIGipServerp=rd1o00000000000000000000ffffc0a80001o80", "special-address", False),  # 192.168.0.1
         ("BIGipServerp=!Zm9vYmFy", "encrypted", True),
         ("BIGipServerp=!Zm9vYmFy", "any-address", False),
         ("BIGipServerp=!Zm9vYmFy", "pool-name", True),
@@ -94,7 +96,7 @@ def test_decodes_to(catalog, set_cookie, arg, expected):
         ("SERVERID=web3", "server-name", True),
         ("JSESSIONID=7D8A2F0B4C1E9A3D5F6B8C0E2A4D6F81.node2", "server-name", True),
         ("nlbi_123=x", "server-name", True),
-        ("NSC_Qspe=x", "pool-name", True),
+        ("NSC_Qspe=x", "pool-name", False),  # an opaque value: the name is not known to be a vserver's
         ("_TRAEFIK_BACKEND=http://10.0.0.3:80", "backend-url", True),
         ("INGRESSCOOKIE=77340173909b49438e3e8e1850cf97ef", "backend-hash", True),
         ("INGRESSCOOKIE=1598371152.898.2320.533481", "timing", True),

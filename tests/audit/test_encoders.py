@@ -43,7 +43,8 @@ def test_netscaler_a10_envoy_round_trip(seed):
 
 
 def test_names_round_trip():
-    assert decoders.netscaler(encoders.netscaler_name("vs_Bank-zZ_443"), "x")["vserver"] == "vs_Bank-zZ_443"
+    value = encoders.netscaler("10.2.3.4", 443)
+    assert decoders.netscaler(encoders.netscaler_name("vs_Bank-zZ_443"), value)["vserver"] == "vs_Bank-zZ_443"
     decoded = decoders.a10(encoders.a10_name(8443, "finprd"), encoders.a10("10.2.3.4", 8443))
     assert (decoded["vport"], decoded["service_group"]) == (8443, "finprd")
 

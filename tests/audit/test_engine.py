@@ -29,7 +29,8 @@ def test_findings_consolidate_per_rule_host_and_cookie(ruleset, catalog):
     assert finding.message == (
         "BIGipServerweb from shop.example decodes to 10.1.1.100:8080 (private), pool web: an internal address "
         "of the network behind the site, readable by every visitor.")
-    assert report.cookies[0]["seen"] == 3
+    # One inventory row per backend the cookie named, each counted.
+    assert [(c["decoded"]["ip"], c["seen"]) for c in report.cookies] == [("10.1.1.100", 2), ("10.1.1.101", 1)]
 
 
 def test_findings_are_sorted_by_severity_then_rule(ruleset, catalog):
@@ -41,11 +42,40 @@ def test_findings_are_sorted_by_severity_then_rule(ruleset, catalog):
     assert report.findings[0].severity == "high"
 
 
-def test_deleting_set_cookie_is_not_judged(ruleset, catalog):
+def test_deleting_set_cookie_is_inventoried_not_judged(ruleset, catalog):
     audit = engine.Audit(ruleset, catalog)
     audit.add(ex(["SERVERID=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/"]))
     report = report_of(audit)
-    assert report.findings == [] and report.cookies == []
+    assert report.findings == []
+    assert [(c["name"], c["expiry"], c["lifetime_from"]) for c in report.cookies] == [
+        ("SERVERID", "deleted", "response Date")]
+
+
+def test_expired_value_is_judged_and_its_leak_found(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex(["BIGipServerweb_pool=117773322.64288.0000; expires=Thu, 01-Jan-2015 00:00:00 GMT; path=/"]))
+    report = report_of(audit)
+    (row,) = report.cookies
+    assert (row["expiry"], row["decoded"]["ip"], row["decoded"]["port"]) == ("expired", "10.20.5.7", 8443)
+    rules = {f.rule for f in report.findings}
+    assert "SG201" in rules and not rules & {"SG301", "SG302", "SG303"}
+
+
+def test_pasted_headers_without_a_date_are_judged_at_audit_time(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(Exchange("https://shop.example/", "GET", 200, [],
+                       [("Set-Cookie", "SERVERID=s1; Expires=Thu, 01-Jan-2015 00:00:00 GMT")], None, None, "-", "line 1"))
+    (row,) = report_of(audit).cookies
+    assert (row["expiry"], row["lifetime_from"]) == ("expired", "audit time")
+
+
+def test_every_backend_and_balancer_keeps_its_row(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex(["SERVERID=10.0.3.4:8080", "SERVERID=10.0.3.5:8080", "SERVERID=10.0.3.4:8080"]))
+    report = report_of(audit)
+    assert [(c["decoded"]["ip"], c["seen"]) for c in report.cookies] == [("10.0.3.4", 2), ("10.0.3.5", 1)]
+    assert [a["address"] for a in report.ip_exposure["internal_addresses"]] == ["10.0.3.4:8080", "10.0.3.5:8080"]
+    assert report.sites[0]["cookies"] == 1  # one cookie, two backends
 
 
 def test_inventory_row(ruleset, catalog):
@@ -65,6 +95,8 @@ def test_inventory_row(ruleset, catalog):
         "attributes": {"secure": True, "httponly": True, "samesite": "Lax", "partitioned": False,
                        "domain": "shop.example", "path": "/"},
         "domain_scope": "registrable",
+        "expiry": None,
+        "lifetime_from": "response Date",
         "lifetime_seconds": 315360000,
         "effective_lifetime_seconds": 34560000,
         "party": "unknown",
@@ -73,7 +105,7 @@ def test_inventory_row(ruleset, catalog):
         "set_by": "https://www.shop.example/x",
         "first_seen": "cap.har: entry 0",
         "seen": 1,
-        "rules": ["SG106", "SG301", "SG302", "SG303"],
+        "rules": ["SG106", "SG302", "SG303"],
     }
 
 
@@ -100,7 +132,7 @@ def test_budget_comes_from_settings(ruleset, catalog):
     strict = engine.Audit(ruleset, catalog, Settings(max_lifetime_seconds=60))
     strict.add(ex(["SERVERID=s1; Path=/; Max-Age=3600"]))
     sg302 = [f for f in report_of(strict).findings if f.rule == "SG302"]
-    assert sg302 and "longer than the 1 minute an affinity token needs" in sg302[0].message
+    assert sg302 and "a lifetime past the 1 minute budget" in sg302[0].message
     lax = engine.Audit(ruleset, catalog, Settings(max_lifetime_seconds=7200))
     lax.add(ex(["SERVERID=s1; Path=/; Max-Age=3600"]))
     assert not [f for f in report_of(lax).findings if f.rule == "SG302"]

@@ -63,7 +63,7 @@ def test_the_first_rule_set_covers_the_audit_core(ruleset):
     assert some(lambda r, c: "registrable" in c.get("domain_scope_in", []))
     assert some(lambda r, c: "parent" in c.get("domain_scope_in", []))
     assert some(lambda r, c: "public-suffix" in c.get("domain_scope_in", []))
-    assert some(lambda r, c: c.get("persistent") is True and any(b["kind"] == "law" for b in r.basis))
+    assert some(lambda r, c: c.get("lifetime_over_budget") is True and any(b["kind"] == "law" for b in r.basis))
     assert some(lambda r, c: c.get("lifetime_over_seconds") == 400 * 86400)
     assert some(lambda r, c: c.get("lifetime_over_budget"))
     assert some(lambda r, c: c.get("scheme") == "http" and r.cookie == "affinity")

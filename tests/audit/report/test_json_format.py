@@ -41,7 +41,7 @@ def test_show_values_is_still_valid(render):
 
 def test_decoded_in_inventory(render):
     doc = json.loads(render("flows", "json"))
-    by_name = {c["name"]: c for c in doc["cookies"]}
+    by_name = {c["name"]: c for c in reversed(doc["cookies"])}  # a cookie's first row (one per backend)
     assert by_name["BIGipServerapp_pool"]["decoded"] == {
         "ip": "192.168.10.10", "port": 8080, "address_class": "private", "pool": "app_pool",
         "route_domain": 2, "confidence": "high"}
