@@ -262,7 +262,8 @@ def samesite_state(attrs: dict[str, Any]) -> str:
 def domain_scope(host: str, domain: str | None) -> str:
     """How far the Domain attribute widens the cookie (RFC 6265 §5.3 steps 4-6, 6265bis step 9-10).
 
-    host-only: no Domain; host: Domain is the host itself (still sent to its subdomains);
+    host-only: no Domain, or Domain is the host's own IP address (it has no subdomains); host: Domain
+    is the host itself (still sent to its subdomains);
     parent: a parent below the registrable domain; registrable: the registrable domain (every
     subdomain of the site); public-suffix / foreign: browsers reject the cookie.
     """
@@ -271,7 +272,7 @@ def domain_scope(host: str, domain: str | None) -> str:
     if domain != host and is_public_suffix(domain):
         return "public-suffix"
     if _is_ip(host):
-        return "host" if domain == host else "foreign"
+        return "host-only" if domain == host else "foreign"  # an address has no subdomains to widen to
     if domain != host and not host.endswith("." + domain):
         return "foreign"
     if domain == registrable_domain(host):

@@ -66,9 +66,13 @@ def flags(cookie: dict[str, Any]) -> str:
     return ", ".join(out)
 
 
+# What a vendor attribution rested on, where it was more than the cookie's name.
+_RESTED_ON = {"value": " (by its value)", "name and value": " (by name and value)"}
+
+
 def vendor(cookie: dict[str, Any]) -> str:
     if cookie["vendor_name"]:
-        return cookie["vendor_name"]
+        return cookie["vendor_name"] + _RESTED_ON.get(cookie.get("classified_by") or "", "")
     if cookie["affinity"]:
         return "affinity (by name)"
     return "-"

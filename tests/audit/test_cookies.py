@@ -121,7 +121,7 @@ class TestScope:
             ("me.github.io", "github.io", "public-suffix"),
             ("app.shop.example", "other.example", "foreign"),
             ("app.shop.example", "pp.shop.example", "foreign"),
-            ("10.0.0.1", "10.0.0.1", "host"),
+            ("10.0.0.1", "10.0.0.1", "host-only"),  # Domain= the address widens nothing
             ("10.0.0.1", "0.0.1", "foreign"),
         ],
     )

@@ -49,7 +49,7 @@ def test_recording_and_flow_file_give_the_same_findings(backend, mitmdump, tmp_p
     assert key(from_recording) == key(from_flows)
     assert {c["name"]: c["decoded"] for c in from_recording["cookies"]} == {
         c["name"]: c["decoded"] for c in from_flows["cookies"]}
-    assert {"SG201", "SG205", "SG208", "SG301"} <= {f["rule"] for f in from_recording["findings"]}
+    assert {"SG201", "SG205", "SG208", "SG302"} <= {f["rule"] for f in from_recording["findings"]}
 
 
 def test_default_recording_keeps_no_raw_value_or_client_address(backend, mitmdump, tmp_path):
