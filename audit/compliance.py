@@ -86,14 +86,21 @@ def _one_per_cookie(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def ip_exposure(cookies: list[dict[str, Any]], findings: list[Finding],
                 client_address_rules: set[str]) -> dict[str, Any]:
-    """Internal addresses the cookies reveal, and cookies that store the client's address."""
+    """Every address the cookies reveal (internal ones apart from the rest: public origins, documentation
+    and reserved blocks), and cookies that store the client's address."""
     internal: dict[str, list[str]] = {}
+    other: dict[tuple[str, str], list[str]] = {}
     for c in cookies:
         d = c["decoded"] or {}
-        if d.get("address_class") in evidence.INTERNAL_CLASSES:
+        klass = d.get("address_class")
+        if klass in evidence.INTERNAL_CLASSES:
             internal.setdefault(evidence.address(d), []).append(f"{c['host']} {c['name']}")
+        elif klass:
+            other.setdefault((evidence.address(d), klass), []).append(f"{c['host']} {c['name']}")
     return {
         "internal_addresses": [{"address": a, "seen_in": sorted(set(w))} for a, w in sorted(internal.items())],
+        "other_addresses": [{"address": a, "class": k, "seen_in": sorted(set(w))}
+                            for (a, k), w in sorted(other.items())],
         "client_address_in_cookies": sorted({f"{f.host} {f.cookie}" for f in findings
                                              if f.rule in client_address_rules}),
     }

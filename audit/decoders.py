@@ -269,7 +269,7 @@ def websphere(name: str, value: str) -> Decoded | None:
     m = re.fullmatch(r"(\d{4})([A-Za-z0-9_\-]{23}):(.+)", value.strip())
     if not m:
         return None
-    clones = [c for c in m.group(3).split(":") if c]
+    clones = [c for c in m.group(3).split(":") if c and c != "-1"]  # -1: no clone id (a single server)
     return {"server_id": ", ".join(clones), "confidence": "high"} if clones else None
 
 

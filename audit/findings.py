@@ -78,7 +78,7 @@ class Report:
     # The compliance summary (audit/compliance.py), computed once by the engine.
     sites: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     ip_exposure: dict[str, Any] = dataclasses.field(
-        default_factory=lambda: {"internal_addresses": [], "client_address_in_cookies": []})
+        default_factory=lambda: {"internal_addresses": [], "other_addresses": [], "client_address_in_cookies": []})
     charts: dict[str, Any] = dataclasses.field(
         default_factory=lambda: {"findings_by_severity": {}, "affinity_cookies_by_vendor": {}})
 

@@ -166,6 +166,11 @@ def _ip_exposure(ip: dict[str, Any]) -> str:
         parts.append(f"<p>Internal addresses the cookies reveal:</p><ul>{items}</ul>")
     else:
         parts.append("<p>No cookie revealed an internal address.</p>")
+    if ip.get("other_addresses"):
+        items = "".join(f"<li><code>{e(a['address'])}</code> ({e(a['class'])}) in {e(', '.join(a['seen_in']))}</li>"
+                        for a in ip["other_addresses"])
+        parts.append(f"<p>Other addresses the cookies reveal (origins behind the balancer, or example blocks):</p>"
+                     f"<ul>{items}</ul>")
     if ip["client_address_in_cookies"]:
         items = "".join(f"<li>{e(c)}</li>" for c in ip["client_address_in_cookies"])
         parts.append(f"<p>Cookies that store the client's address (IP-based affinity or tracking):</p><ul>{items}</ul>")

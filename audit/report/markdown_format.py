@@ -53,6 +53,8 @@ def render(report: Report) -> str:
     ip = data["ip_exposure"]
     out += [f"- Internal address {esc(a['address'])} in {esc(', '.join(a['seen_in']))}"
             for a in ip["internal_addresses"]] or ["- No cookie revealed an internal address."]
+    out += [f"- {esc(a['class'].capitalize())} address {esc(a['address'])} in {esc(', '.join(a['seen_in']))}"
+            for a in ip.get("other_addresses", [])]
     out += [f"- Client address stored in {esc(c)}" for c in ip["client_address_in_cookies"]]
     out += ["", "## Findings by site", ""]
     if not data["findings"]:

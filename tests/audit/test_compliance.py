@@ -59,6 +59,7 @@ def test_ip_exposure_and_charts(ruleset, catalog):
     r = report_for(ruleset, catalog, ["BIGipServerweb=1677787402.36895.0000", "sticky-host=MS4yLjMuNDo4MA=="])
     exposure = compliance.ip_exposure(r.cookies, r.findings, {"SG308"})
     assert exposure["internal_addresses"] == [{"address": "10.1.1.100:8080", "seen_in": ["shop.example BIGipServerweb"]}]
+    assert exposure["other_addresses"] == [{"address": "1.2.3.4:80", "class": "public", "seen_in": ["shop.example sticky-host"]}]
     charts = compliance.charts(r.cookies, r.findings)
     assert list(charts["findings_by_severity"]) == ["critical", "high", "medium", "low", "info"]
     assert charts["affinity_cookies_by_vendor"] == {"F5 BIG-IP LTM": 1, "Envoy stateful session": 1}

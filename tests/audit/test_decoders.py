@@ -132,6 +132,11 @@ def test_envoy_protobuf_form():
     assert decoders.envoy("s", base64.b64encode(raw).decode())["port"] == 50002
 
 
+def test_websphere_clone_minus_one_is_no_clone():
+    assert decoders.websphere("JSESSIONID", "0000A2MB4IJozU_VM8IffsMNfdR:-1") is None
+    assert decoders.websphere("JSESSIONID", "0000A2MB4IJozU_VM8IffsMNfdR:-1:v544d0o0")["server_id"] == "v544d0o0"
+
+
 def test_netscaler_name_shift():
     value = "ffffffff50effd8445525d5f4f58455e445a4a423660"
     assert decoders.netscaler("NSC_bAzZ-09", value)["vserver"] == "aZyY-09"
