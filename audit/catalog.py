@@ -56,11 +56,6 @@ class Classification:
     affinity: bool
     by: str  # "name and value", "name", "value" or "heuristic": what the attribution rests on
     decoder: str | None
-    decoded: dict[str, Any] | None = None  # the decoder's reading, when classifying needed it
-
-    @property
-    def confidence(self) -> str:
-        return {"name and value": "high", "name": "high", "value": "medium"}.get(self.by, "low")
 
 
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
@@ -104,28 +99,23 @@ class Catalog:
                 name_only = name_only or p
             elif p.value.search(value):
                 return Classification(p.vendor, p.affinity, "name and value", p.decoder)
-        signature = self._signature(value)
-        if signature is not None:
-            p, decoded = signature
+        p = self._signature(value)
+        if p is not None:
             by = "name and value" if name_only is not None and name_only.vendor is p.vendor else "value"
-            return Classification(p.vendor, p.affinity, by, p.decoder, decoded)
+            return Classification(p.vendor, p.affinity, by, p.decoder)
         if name_only is not None:
             return Classification(name_only.vendor, name_only.affinity, "name", name_only.decoder)
         if self._looks_like_affinity(name):
             return Classification(None, True, "heuristic", None)
         return None
 
-    def _signature(self, value: str) -> tuple[_Pattern, dict[str, Any] | None] | None:
+    def _signature(self, value: str) -> _Pattern | None:
         """The first value-only pattern whose regex matches and whose decoder (if any) reads the value."""
         if len(value) > limits.MAX_VALUE:
             return None
         for p in self._by_value:
-            if p.value.search(value):  # type: ignore[union-attr]
-                if p.decoder is None:
-                    return p, None
-                decoded = decoders.DECODERS[p.decoder]("", value)
-                if decoded:
-                    return p, decoded
+            if p.value.search(value) and (p.decoder is None or decoders.DECODERS[p.decoder]("", value)):  # type: ignore[union-attr]
+                return p
         return None
 
     def _named_uncached(self, name: str) -> tuple[_Pattern, ...]:
@@ -160,6 +150,9 @@ def classify_and_decode(catalog: Catalog, name: str, value: str) -> dict[str, An
             facts.update(vendor=found.vendor.id, vendor_name=found.vendor.name)
         if found.decoder and len(value) <= limits.MAX_VALUE:  # no vendor's format is longer
             vendor_reading = decoders.DECODERS[found.decoder](name, value)
+            if vendor_reading and found.by == "value" and vendor_reading.get("confidence") == "high":
+                # Recognised by its value alone: a lower confidence than a name-and-value match.
+                vendor_reading = {**vendor_reading, "confidence": "medium"}
         elif found.by == "heuristic":
             vendor_reading = _named_server(name, value)
     facts["decoded"] = merge(vendor_reading, leaks.find(value[: limits.MAX_VALUE]))

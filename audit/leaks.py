@@ -92,12 +92,15 @@ def find(value: str) -> Decoded | None:
 
 def _scan(text: str) -> Decoded:
     found: Decoded = {}
-    m = _URL.search(text)
-    if m:
-        found["url"] = m.group(0)
+    for m in _URL.finditer(text):
         host, _, port = m.group(2).rpartition(":") if not m.group(2).endswith("]") else (m.group(2), "", "")
-        host = (host or m.group(2)).strip("[]")
-        _add_address(found, host, port if port.isdigit() else None, strict=False)
+        host = (host or m.group(2)).strip("[]").lower()
+        if _is_ip(host) or _is_internal_name(host):
+            found["url"] = m.group(0)
+            _add_address(found, host, port if port.isdigit() else None, strict=False)
+            break
+    # A URL on a public name (a return URL, the site's own page) names no server behind the site.
+    text = _URL.sub(lambda m: m.group(0) if m.group(0) == found.get("url") else " ", text)
     _first_addresses(found, text)
     if "ip" not in found and "host" not in found:
         m = _HOST_PORT.search(text)

@@ -79,3 +79,16 @@ def test_not_a_jwt_when_the_header_is_not_json():
 def test_readings():
     assert [e for e, _ in leaks.readings("a%20b")] == ["plain", "url"]
     assert [e for e, _ in leaks.readings("MTAuMC4wLjEyOjgwODA=")] == ["plain", "base64"]
+
+
+@pytest.mark.parametrize("value", [
+    "https://shop.example.com/cart?x=1",                 # the site's own page, a return URL
+    "https%3A%2F%2Fshop.example.com%3A8443%2Fcheckout",  # the same, URL-encoded, with a port
+])
+def test_a_public_url_names_no_server_behind_the_site(value):
+    assert leaks.find(value) is None
+
+
+def test_an_internal_or_address_url_is_a_backend_url():
+    assert leaks.find("http://app01.internal:8080/")["url"] == "http://app01.internal:8080/"
+    assert leaks.find("go=https://www.example.org/ via 10.1.2.3:80")["ip"] == "10.1.2.3"
