@@ -99,10 +99,11 @@ class Catalog:
                 name_only = name_only or p
             elif p.value.search(value):
                 return Classification(p.vendor, p.affinity, "name and value", p.decoder)
-        p = self._signature(value)
-        if p is not None:
-            by = "name and value" if name_only is not None and name_only.vendor is p.vendor else "value"
-            return Classification(p.vendor, p.affinity, by, p.decoder)
+        signature = self._signature(value)
+        if signature is not None:
+            same = name_only is not None and name_only.vendor is signature.vendor
+            return Classification(signature.vendor, signature.affinity, "name and value" if same else "value",
+                                  signature.decoder)
         if name_only is not None:
             return Classification(name_only.vendor, name_only.affinity, "name", name_only.decoder)
         if self._looks_like_affinity(name):

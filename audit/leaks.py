@@ -92,11 +92,11 @@ def find(value: str) -> Decoded | None:
 
 def _scan(text: str) -> Decoded:
     found: Decoded = {}
-    for m in _URL.finditer(text):
-        host, _, port = m.group(2).rpartition(":") if not m.group(2).endswith("]") else (m.group(2), "", "")
-        host = (host or m.group(2)).strip("[]").lower()
+    for url in _URL.finditer(text):
+        host, _, port = url.group(2).rpartition(":") if not url.group(2).endswith("]") else (url.group(2), "", "")
+        host = (host or url.group(2)).strip("[]").lower()
         if _is_ip(host) or _is_internal_name(host):
-            found["url"] = m.group(0)
+            found["url"] = url.group(0)
             _add_address(found, host, port if port.isdigit() else None, strict=False)
             break
     # A URL on a public name (a return URL, the site's own page) names no server behind the site.
