@@ -248,11 +248,18 @@ def haproxy_prefix(name: str, value: str) -> Decoded | None:
 
 
 def haproxy_dated(name: str, value: str) -> Decoded | None:
-    """HAProxy's dated form `<server>|LLLLL[|FFFFF]` under any name: recognised only when the dates decode."""
-    if "|" not in value:
+    """HAProxy's dated form under any name: `<server>|LLLLL|FFFFF` with both dates after 2005, the last
+    visit not before the first and within a year of it (most 5-letter words decode to some date, so one
+    date alone is not a signature)."""
+    if value.count("|") != 2:
         return None
     decoded = haproxy(name, value)
-    return decoded if decoded and "last_seen" in decoded else None
+    if not decoded or "first_seen" not in decoded:
+        return None
+    last, first = clock.parse_utc_iso(decoded["last_seen"]), clock.parse_utc_iso(decoded["first_seen"])
+    if first < 1104537600 or not 0 <= last - first <= 366 * 86400:
+        return None
+    return decoded
 
 
 def route_suffix(name: str, value: str) -> Decoded | None:
@@ -459,9 +466,10 @@ def alibaba_slb(name: str, value: str) -> Decoded | None:
     return {**decoded, "confidence": "medium"}
 
 
-def cloud_foundry(name: str, value: str) -> Decoded | None:
-    """Cloud Foundry gorouter `__VCAP_ID__`: the app instance's private id (a GUID) the router pins
-    the session to; a client that sets it picks the instance."""
+def instance_id(name: str, value: str) -> Decoded | None:
+    """A cookie whose whole value is the instance the router pins the session to, in clear: Cloud
+    Foundry gorouter's `__VCAP_ID__` (the app instance's private id) and PingAM/OpenAM's `amlbcookie`
+    (the AM server id). A client that sets it picks the instance."""
     value = value.strip().strip('"')
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
         return None
@@ -489,7 +497,7 @@ DECODERS: dict[str, Decoder] = {
     "nginx_sticky": nginx_sticky,
     "nginx_sticky_module": nginx_sticky_module,
     "openshift": openshift,
-    "cloud_foundry": cloud_foundry,
+    "instance_id": instance_id,
     "alibaba_slb": alibaba_slb,
     "route_suffix": route_suffix,
     "websphere": websphere,

@@ -29,3 +29,18 @@ def test_no_false_leak_and_no_ordinary_cookie_called_a_balancers(catalog):
 def test_a_false_leak_is_counted():
     assert scoring.false_leaks({}, {"ip": "10.0.0.1", "address_class": "private"}) == ["ip=10.0.0.1"]
     assert scoring.false_leaks({"ip": "10.0.0.1"}, {"ip": "10.0.0.1"}) == []
+
+
+def test_the_readme_table_is_the_current_score(request, catalog):
+    import re
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    m = re.search(r"(<!-- corpus-score: begin[^\n]*-->\n)(.*?)(<!-- corpus-score: end -->)", text, re.S)
+    assert m, "README.md lost its corpus-score markers"
+    generated = scoring.markdown(scoring.score(catalog))
+    if request.config.getoption("--update-golden"):
+        readme.write_text(text[: m.start(2)] + generated + text[m.end(2):], encoding="utf-8")
+        return
+    assert m.group(2) == generated, "the README's corpus table is stale: make test PYTEST_ARGS=--update-golden"
