@@ -56,6 +56,7 @@ class Classification:
     affinity: bool
     by: str  # "name and value", "name", "value" or "heuristic": what the attribution rests on
     decoder: str | None
+    reading: dict[str, Any] | None = None  # the decoder's reading, when recognising the value took one
 
 
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
@@ -99,24 +100,29 @@ class Catalog:
                 name_only = name_only or p
             elif p.value.search(value):
                 return Classification(p.vendor, p.affinity, "name and value", p.decoder)
-        signature = self._signature(value)
+        signature = self._signature(name, value)
         if signature is not None:
-            same = name_only is not None and name_only.vendor is signature.vendor
-            return Classification(signature.vendor, signature.affinity, "name and value" if same else "value",
-                                  signature.decoder)
+            p, reading = signature
+            same = name_only is not None and name_only.vendor is p.vendor
+            return Classification(p.vendor, p.affinity, "name and value" if same else "value", p.decoder, reading)
         if name_only is not None:
             return Classification(name_only.vendor, name_only.affinity, "name", name_only.decoder)
         if self._looks_like_affinity(name):
             return Classification(None, True, "heuristic", None)
         return None
 
-    def _signature(self, value: str) -> _Pattern | None:
-        """The first value-only pattern whose regex matches and whose decoder (if any) reads the value."""
+    def _signature(self, name: str, value: str) -> tuple[_Pattern, dict[str, Any] | None] | None:
+        """The first value-only pattern whose regex matches and whose decoder (if any) reads the value,
+        with that reading."""
         if len(value) > limits.MAX_VALUE:
             return None
         for p in self._by_value:
-            if p.value.search(value) and (p.decoder is None or decoders.DECODERS[p.decoder]("", value)):  # type: ignore[union-attr]
-                return p
+            if p.value.search(value):  # type: ignore[union-attr]
+                if p.decoder is None:
+                    return p, None
+                reading = decoders.DECODERS[p.decoder](name, value)
+                if reading:
+                    return p, reading
         return None
 
     def _named_uncached(self, name: str) -> tuple[_Pattern, ...]:
@@ -149,7 +155,9 @@ def classify_and_decode(catalog: Catalog, name: str, value: str) -> dict[str, An
         facts.update(affinity=found.affinity, classified_by=found.by)
         if found.vendor is not None:
             facts.update(vendor=found.vendor.id, vendor_name=found.vendor.name)
-        if found.decoder and len(value) <= limits.MAX_VALUE:  # no vendor's format is longer
+        if found.reading is not None:
+            vendor_reading = found.reading
+        elif found.decoder and len(value) <= limits.MAX_VALUE:  # no vendor's format is longer
             vendor_reading = decoders.DECODERS[found.decoder](name, value)
             if vendor_reading and found.by == "value" and vendor_reading.get("confidence") == "high":
                 # Recognised by its value alone: a lower confidence than a name-and-value match.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +95,17 @@ _CLOSES = {"FlowSequenceEndToken", "FlowMappingEndToken", "BlockEndToken"}
 _ALIASES = "YAML anchors and aliases are not allowed in rule data; write the value out"
 
 
+# A quoted scalar where one can begin (line start, after `: `, `- `, `[`, `{` or `,`): brackets, `&` and
+# `*` inside it are text (the catalog's value regexes are full of them). A quote anywhere else is left in.
+_QUOTED = re.compile(r"""(?:(?<=^)|(?<=[\s\[{,]))(?:'(?:[^'\n]|'')*'|"(?:[^"\\\n]|\\.)*")""", re.M)
+
+
 def _could_be_refused(text: str) -> bool:
     """Cheap first look, so ordinary rule files skip the token scan: an anchor needs `&`, an alias `*`,
-    and nesting past MAX_NESTING needs that many brackets, that much indentation or that many `- `."""
-    if "&" in text or "*" in text or text.count("[") + text.count("{") > MAX_NESTING:
+    and nesting past MAX_NESTING needs that many brackets, that much indentation or that many `- `
+    (quoted scalars set aside, since what they hold is text)."""
+    bare = _QUOTED.sub("''", text)
+    if "&" in bare or "*" in bare or bare.count("[") + bare.count("{") > MAX_NESTING:
         return True
     return any(len(line) - len(line.lstrip()) >= MAX_NESTING or line.count("- ") > MAX_NESTING // 2
                for line in text.splitlines())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from stickyguard.audit.evidence import Decoded
 Decoder = Callable[[str, str], "Decoded | None"]
 
 
+@functools.lru_cache(maxsize=4096)  # a capture repeats its backends' addresses
 def address_class(ip: str) -> str:
     """The address's class in the IANA special-purpose registries (RFC 6890): private (RFC 1918,
     and unique-local fc00::/7, RFC 4193), shared (RFC 6598), loopback, link-local, documentation

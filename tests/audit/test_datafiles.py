@@ -32,3 +32,14 @@ def test_plain_turns_round_trip_containers_into_dicts_and_lists(tmp_path):
     path.write_text("a:\n  - {b: 1}\n")
     data, _ = datafiles.load_yaml(path)
     assert datafiles.plain(data) == {"a": [{"b": 1}]} and type(datafiles.plain(data)) is dict
+
+
+def test_quoted_scalars_do_not_trigger_the_token_scan():
+    # The catalog's value regexes are full of [ { * &: inside quotes they are text, so the fast path holds.
+    assert not datafiles._could_be_refused((datafiles.RULES_DIR / datafiles.CATALOG_FILE).read_text())
+    assert not datafiles._could_be_refused("value: '^[0-9]{4}[a-z]*&x$'\n")
+
+
+def test_brackets_after_a_quote_inside_a_plain_scalar_still_count():
+    assert datafiles._could_be_refused("a: [x'b, " + "[" * 100 + " c'd]")
+    assert datafiles._could_be_refused("- *alias\n")
