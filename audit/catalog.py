@@ -81,6 +81,8 @@ class Catalog:
         self._named = functools.lru_cache(maxsize=4096)(self._named_uncached)
         self._looks_like_affinity = functools.lru_cache(maxsize=4096)(self._looks_like_affinity_uncached)
         self._tokens = frozenset(tokens)
+        # A capture sends the same cookie value on many responses: read each (name, value) once.
+        self.facts = functools.lru_cache(maxsize=4096)(lambda name, value: classify_and_decode(self, name, value))
 
     def cookie_classes(self) -> set[str]:
         """What a rule's `match.cookie` may say."""
@@ -206,9 +208,11 @@ def merge(vendor: dict[str, Any] | None, generic: dict[str, Any] | None) -> dict
 
 
 def apply(catalog: Catalog, obs: Any) -> None:
-    """Classify a cookie observation in place and decode its value."""
-    for key, value in classify_and_decode(catalog, obs.name, obs.value).items():
-        setattr(obs, key, value)
+    """Classify a cookie observation in place and decode its value (a copy: the reading is cached)."""
+    small = len(obs.value) <= limits.MAX_VALUE and len(obs.name) <= limits.MAX_VALUE  # bounds the cache's memory
+    facts = catalog.facts(obs.name, obs.value) if small else classify_and_decode(catalog, obs.name, obs.value)
+    for key, value in facts.items():
+        setattr(obs, key, dict(value) if key == "decoded" and value else value)
 
 
 def load(directories: list[Path]) -> Catalog:
