@@ -105,8 +105,9 @@ class Catalog:
         signature = self._signature(name, value)
         if signature is not None:
             p, reading = signature
-            same = name_only is not None and name_only.vendor is p.vendor
-            return Classification(p.vendor, p.affinity, "name and value" if same else "value", p.decoder, reading)
+            if name_only is not None and name_only.vendor is p.vendor:  # the name's own decoder reads it whole
+                return Classification(p.vendor, name_only.affinity, "name and value", name_only.decoder)
+            return Classification(p.vendor, p.affinity, "value", p.decoder, reading)
         if name_only is not None:
             return Classification(name_only.vendor, name_only.affinity, "name", name_only.decoder)
         if self._looks_like_affinity(name):
@@ -161,28 +162,33 @@ def classify_and_decode(catalog: Catalog, name: str, value: str) -> dict[str, An
             vendor_reading = found.reading
         elif found.decoder and len(value) <= limits.MAX_VALUE:  # no vendor's format is longer
             vendor_reading = decoders.DECODERS[found.decoder](name, value)
-            if vendor_reading and found.by == "value" and vendor_reading.get("confidence") == "high":
-                # Recognised by its value alone: a lower confidence than a name-and-value match.
-                vendor_reading = {**vendor_reading, "confidence": "medium"}
         elif found.by == "heuristic":
             vendor_reading = _named_server(name, value)
+        if vendor_reading and found.by == "value" and vendor_reading.get("confidence") == "high":
+            # Recognised by its value alone: a lower confidence than a name-and-value match.
+            vendor_reading = {**vendor_reading, "confidence": "medium"}
     facts["decoded"] = merge(vendor_reading, leaks.find(value[: limits.MAX_VALUE]))
     return facts
 
 
-_SERVER_WORDS = re.compile(r"(?i)server|srv|node|backend|upstream")
-_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+# A name made only of these words says the value is a server: serverId, backend_node, SRV, lb_server.
+_SERVER_WORDS = frozenset({"server", "srv", "node", "backend", "upstream", "worker"})
+_NAME_WORDS = _SERVER_WORDS | {"id", "name", "route", "sticky", "lb", "affinity"}
+_SERVER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")  # web-abcde, app02_8003; no dots, not all digits
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _named_server(name: str, value: str) -> dict[str, Any] | None:
-    """An unidentified affinity cookie whose name says it holds a server (serverId, backend_node) and
-    whose value is one short plain token: the value is that server's name or id, at low confidence."""
-    value = value.strip().strip('"')
-    if not _SERVER_WORDS.search(name) or not _PLAIN_TOKEN.fullmatch(value):
+    """An unidentified affinity cookie whose name says nothing but that it holds a server (serverId,
+    backend_node) and whose value is one short name or a UUID: that server's name or id, at low
+    confidence. Names with other words (backendUser, srv_time) say something else."""
+    words = {w.lower() for w in _WORDS.findall(name)}
+    if not words & _SERVER_WORDS or not words <= _NAME_WORDS:
         return None
-    key = "server_id" if _UUID.fullmatch(value) else "server"
-    return {key: value, "confidence": "low"}
+    value = value.strip().strip('"')
+    if _UUID.fullmatch(value):
+        return {"server_id": value, "confidence": "low"}
+    return {"server": value, "confidence": "low"} if _SERVER_NAME.fullmatch(value) else None
 
 
 def merge(vendor: dict[str, Any] | None, generic: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -70,8 +70,7 @@ def sites(cookies: list[dict[str, Any]], findings: list[Finding], personal_rules
             "hosts": sorted({c["host"] for c in rows}),
             "cookies": len({(c["host"], c["name"]) for c in rows}),
             "affinity_cookies": len({(c["host"], c["name"]) for c in affinity}),
-            "vendors": dict(sorted(Counter(c["vendor_name"] or "unidentified"
-                                           for c in _one_per_cookie(affinity)).items())),
+            "vendors": dict(sorted(Counter(_by_vendor(affinity)).items())),
             "findings": len(site_findings),
             "worst": worst,
             "exemption": {"verdict": verdict, "reasons": reasons},
@@ -79,9 +78,10 @@ def sites(cookies: list[dict[str, Any]], findings: list[Finding], personal_rules
     return out
 
 
-def _one_per_cookie(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The first inventory row of each host and cookie name (a cookie has one row per backend)."""
-    return list({(c["host"], c["name"]): c for c in reversed(rows)}.values())
+def _by_vendor(rows: list[dict[str, Any]]) -> list[str]:
+    """The vendor of each distinct host, cookie name and vendor (a cookie has one row per backend, and two
+    balancers may share a name behind one host)."""
+    return [v for _, _, v in dict.fromkeys((c["host"], c["name"], c["vendor_name"] or "unidentified") for c in rows)]
 
 
 def ip_exposure(cookies: list[dict[str, Any]], findings: list[Finding],
@@ -110,6 +110,5 @@ def charts(cookies: list[dict[str, Any]], findings: list[Finding]) -> dict[str, 
     """The numbers the report draws: findings by severity, affinity cookies by vendor."""
     return {
         "findings_by_severity": {s: sum(f.severity == s for f in findings) for s in reversed(SEVERITIES)},
-        "affinity_cookies_by_vendor": dict(Counter(
-            c["vendor_name"] or "unidentified" for c in _one_per_cookie(cookies) if c["affinity"]).most_common()),
+        "affinity_cookies_by_vendor": dict(Counter(_by_vendor([c for c in cookies if c["affinity"]])).most_common()),
     }

@@ -49,8 +49,8 @@ class CookieObservation:
     prefix_problems: list[str]
     source: str
     place: str
-    # What the lifetime counts from: "response Date", "capture time" or "audit time" (pasted headers
-    # with no Date: an Expires is judged against the moment of the audit).
+    # What the lifetime counts from: "Max-Age" (from receipt), else what an Expires is measured against:
+    # "response Date", "capture time" or "audit time" (pasted headers with no date).
     lifetime_reference: str = "response Date"
     # Filled in by the catalog and its decoders.
     vendor: str | None = None
@@ -71,11 +71,15 @@ class CookieObservation:
 
     @property
     def expiry(self) -> str | None:
-        """"deleted" (an empty value that ends at once), "expired" (a value the client received with an
-        expiry already past: it was sent all the same) or None for a cookie that lives."""
+        """"deleted" (the deletion idiom: Max-Age<=0, an Expires before 2000, an empty or "deleted"
+        value: the browser stores nothing), "expired" (a real value whose Expires had passed: it was
+        sent all the same, and old captures hold many) or None for a cookie that lives."""
         if not self.deletes:
             return None
-        return "deleted" if not self.value else "expired"
+        if self.lifetime_reference == "Max-Age" or self.value.lower() in ("", "deleted"):
+            return "deleted"
+        when = parse_cookie_date(str(self.attributes.get("expires", "")))
+        return "deleted" if when is not None and when < DELETION_BEFORE else "expired"
 
     @property
     def effective_lifetime_seconds(self) -> int | None:
@@ -127,7 +131,7 @@ def observe(exchange: Exchange, now: float | None = None, lines: list[str] | Non
                 prefix_problems=prefix_problems(name, attrs, scheme),
                 source=exchange.source,
                 place=exchange.place,
-                lifetime_reference=reference_name,
+                lifetime_reference="Max-Age" if _max_age(attrs) is not None else reference_name,
             )
         known = facts[index] if index < len(facts) else None
         if known is not None:
@@ -181,15 +185,24 @@ def parse_set_cookie(line: str) -> tuple[str, str, dict[str, Any]] | None:
 
 
 MAX_MAX_AGE = 10**15  # seconds; a longer Max-Age is read as this (RFC 6265 caps it at 400 days anyway)
+DELETION_BEFORE = 946684800  # an Expires before 2000 is the deletion idiom (01-Jan-1970), not a lapsed value
 
 
-def lifetime(attrs: dict[str, Any], reference: float) -> int | None:
-    """Seconds from `reference` until expiry, or None for a session cookie."""
+def _max_age(attrs: dict[str, Any]) -> int | None:
+    """The Max-Age a browser would honour, in seconds (negative as 0), or None when there is none."""
     max_age = attrs.get("max-age")
     if isinstance(max_age, str) and re.fullmatch(r"-?\d+", max_age):
         if len(max_age.lstrip("-")) > 15:  # past any date (and past Python's int() digit limit at 4,300)
             return 0 if max_age.startswith("-") else MAX_MAX_AGE
         return max(int(max_age), 0)
+    return None
+
+
+def lifetime(attrs: dict[str, Any], reference: float) -> int | None:
+    """Seconds from `reference` until expiry, or None for a session cookie."""
+    max_age = _max_age(attrs)
+    if max_age is not None:
+        return max_age
     expires = attrs.get("expires")
     if isinstance(expires, str):
         when = parse_cookie_date(expires)

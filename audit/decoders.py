@@ -13,6 +13,7 @@ import binascii
 import functools
 import ipaddress
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -87,7 +88,8 @@ def bigip(name: str, value: str) -> Decoded | None:
     m = _BIGIP_V4.match(value)
     if m:
         packed, port = int(m.group(1)), int(m.group(2))
-        if packed >= 2**32 or port >= 2**16:
+        # x.0.0.0 is a network, not a pool member (and "3.0.0000" is more likely a version string).
+        if packed >= 2**32 or port >= 2**16 or packed < 2**8:
             return None
         ip = str(ipaddress.IPv4Address(packed.to_bytes(4, "little")))
         return _address(names, ip, _swap16(port))
@@ -107,7 +109,7 @@ def bigip(name: str, value: str) -> Decoded | None:
 
 
 def _address(names: Decoded, ip: str, port: int | None, **extra: Any) -> Decoded | None:
-    if port is None or port >= 2**16:
+    if port is None or port >= 2**16:  # (BIG-IP pool members on port 0 take any port: a real value)
         return None
     return {
         **names,
@@ -249,6 +251,14 @@ def haproxy_prefix(name: str, value: str) -> Decoded | None:
     return {"server": server, "confidence": "high"}
 
 
+def a10_any_name(name: str, value: str) -> Decoded | None:
+    """A10's 12-letter value under a renamed cookie: any 12 letters A-P decode to some address, so the
+    value is taken for A10's only when it names an internal one (a random word almost never does)."""
+    decoded = a10(name, value)
+    internal = decoded and decoded.get("port") and decoded.get("address_class") in ("private", "shared", "loopback")
+    return decoded if internal else None
+
+
 def haproxy_dated(name: str, value: str) -> Decoded | None:
     """HAProxy's dated form under any name: `<server>|LLLLL|FFFFF` with both dates after 2005, the last
     visit not before the first and within a year of it (most 5-letter words decode to some date, so one
@@ -259,7 +269,8 @@ def haproxy_dated(name: str, value: str) -> Decoded | None:
     if not decoded or "first_seen" not in decoded:
         return None
     last, first = clock.parse_utc_iso(decoded["last_seen"]), clock.parse_utc_iso(decoded["first_seen"])
-    if first < 1104537600 or not 0 <= last - first <= 366 * 86400:
+    # After 2005, not after today (the real clock: no capture holds a visit from the future), ordered.
+    if first < 1104537600 or last > time.time() + 86400 or not 0 <= last - first <= 366 * 86400:
         return None
     return decoded
 
@@ -461,10 +472,12 @@ def alibaba_slb(name: str, value: str) -> Decoded | None:
     if not m:
         return None
     decoded: Decoded = {"server_id": m.group(1)}
-    for key, text in (("last_seen", m.group(2)), ("first_seen", m.group(3))):
-        when = _iso(int(text))
-        if when:
-            decoded[key] = when
+    last, first = int(m.group(2)), int(m.group(3))
+    if last >= first:  # read as HAProxy's order only when it holds; otherwise the times are not claimed
+        for key, seconds in (("last_seen", last), ("first_seen", first)):
+            when = _iso(seconds)
+            if when:
+                decoded[key] = when
     return {**decoded, "confidence": "medium"}
 
 
@@ -493,6 +506,7 @@ DECODERS: dict[str, Decoder] = {
     "bigip": bigip,
     "netscaler": netscaler,
     "a10": a10,
+    "a10_any_name": a10_any_name,
     "haproxy": haproxy,
     "haproxy_prefix": haproxy_prefix,
     "haproxy_dated": haproxy_dated,

@@ -108,7 +108,9 @@ class Audit:
 
     def add_observation(self, obs: cookies.CookieObservation) -> list[Rule]:
         if obs.expiry == "deleted":
-            self._inventory_row(obs)  # an empty value that ends at once: nothing was sent to judge
+            if not obs.classified:
+                catalog_mod.apply(self.catalog, obs)
+            self._inventory_row(obs)  # the deletion idiom: the browser stores nothing, so nothing to judge
             return []
         # An expired value was still sent to the client, so it is judged like any other; the lifetime
         # rules see its expiry (a lifetime of 0 is neither persistent nor long).
@@ -149,7 +151,7 @@ class Audit:
     def _inventory_row(self, obs: cookies.CookieObservation) -> dict[str, Any]:
         """The cookie's row: one per host, name and distinct decoded backend, so two backends behind one
         name (or two balancers behind one host) each keep their own."""
-        backend = _backend_of(obs.decoded)
+        backend = _backend_of(obs.decoded) if obs.affinity else ()  # other cookies' values vary per user
         key = (obs.host, obs.name, backend)
         row = self._inventory.get(key)
         if row is None and backend:
@@ -221,7 +223,7 @@ class Audit:
             name=rule.name,
             title=rule.title,
             severity=rule.severity,
-            confidence=rule.confidence,
+            confidence=_capped(rule.confidence, obs.classified_by),
             cwe=list(rule.cwe),
             basis=list(rule.basis),  # shared with the rule: findings never change it
             references=list(rule.references),
@@ -229,7 +231,7 @@ class Audit:
             site=obs.site,
             cookie=obs.name,
             vendor=obs.vendor,
-            message=rule.message.format_map(self._message_fields(obs, summary)),
+            message=rule.message.format_map(self._message_fields(obs, summary)) + _expired_note(obs),
             remediation=rule.remediation,
             vendor_fix=dict(rule.fixes).get(obs.vendor or ""),
             url=safe_url(obs.url),
@@ -258,11 +260,12 @@ class Audit:
     def _hash_advice(self, obs: cookies.CookieObservation) -> str:
         """What a reader can do about a hashed value, true to what was tried."""
         if self.candidates:
-            return (f"--candidates hashed {len(self.candidates)} addresses and none matched it: the backend is "
-                    "outside that list, or the value is keyed")
+            tried = recovery.count(self.candidates)
+            maybe_keyed = ", or a secret was set" if (obs.decoded or {}).get("keyed") else ""
+            return (f"--candidates hashed {tried:,} address and port pairs and none matched it: the backend is "
+                    f"outside those ranges{maybe_keyed}")
         if (obs.decoded or {}).get("keyed"):
-            return ("it is keyed only when the operator set a secret; without one, hashing the likely backend "
-                    "addresses recovers it (try --candidates)")
+            return "without a secret (the default), hashing the likely backend addresses recovers it (try --candidates)"
         return "such hashes carry no secret, so hashing the likely backend addresses recovers it (try --candidates)"
 
     def _tagged(self, tag: str) -> set[str]:
@@ -308,6 +311,29 @@ class Audit:
             ip_exposure=compliance.ip_exposure(inventory, findings, self._tagged("client-address")),
             charts=compliance.charts(inventory, findings),
         )
+
+
+# A finding rests on the attribution as much as on the rule: a value recognised by its shape alone, or a
+# cookie called an affinity cookie for a word in its name, is at most this sure.
+_ATTRIBUTION_CAP = {"value": "medium", "heuristic": "low"}
+_CONFIDENCES = ("low", "medium", "high")
+
+
+def _capped(confidence: str, classified_by: str | None) -> str:
+    cap = _ATTRIBUTION_CAP.get(classified_by or "")
+    if cap is None or confidence not in _CONFIDENCES:
+        return confidence
+    return min(confidence, cap, key=_CONFIDENCES.index)
+
+
+def _expired_note(obs: cookies.CookieObservation) -> str:
+    if obs.expiry != "expired":
+        return ""
+    against = {"audit time": "judged at the audit's time, as the input has no date",
+               "capture time": "judged at the capture's time"}
+    when = against.get(obs.lifetime_reference, "judged at its response's Date")
+    return (f" This Set-Cookie had already expired when it was sent ({when}): the value reached the client, "
+            "but the browser does not keep the cookie.")
 
 
 def lifetime_weight(seconds: int | None, budget: int) -> str:

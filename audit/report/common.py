@@ -87,9 +87,12 @@ def lifetime(cookie: dict[str, Any]) -> str:
         return text
     requested = cookie["lifetime_seconds"]
     effective = cookie["effective_lifetime_seconds"]
+    text = human_duration(requested)
     if requested is not None and effective != requested:
-        return f"{human_duration(requested)} (capped to {human_duration(effective)})"
-    return human_duration(requested)
+        text = f"{text} (capped to {human_duration(effective)})"
+    if requested is not None and cookie.get("lifetime_from") == "audit time":
+        text += " (from Expires, judged at the audit's time: the input has no date)"
+    return text
 
 
 def decoded(cookie_or_evidence: dict[str, Any] | None) -> str:

@@ -206,7 +206,7 @@ def _finding(f: dict[str, Any], peers: list[dict[str, str]]) -> str:
         f"<p>{e(f['message'])}</p>\n"
         f"<ul><li>Host <code>{e(f['host'])}</code>, cookie <code>{e(f['cookie'])}</code>, "
         f"first at {e(common.where(f))} ({e(times)})</li>"
-        f"<li>Confidence {e(f['confidence'])}; {e(', '.join(f['cwe']))}</li>{evidence}{raw}</ul>\n"
+        f"<li>Confidence {e(f['confidence'])}; {e(', '.join(f['cwe']) or 'no CWE')}</li>{evidence}{raw}</ul>\n"
         f"<p><strong>Basis</strong></p><ul>{basis}</ul>\n"
         + (f"<p><strong>Fix in {e(f['vendor'])}:</strong> {e(f['vendor_fix'])}</p>\n" if f.get("vendor_fix") else "")
         + f"<p><strong>Fix:</strong> {e(f['remediation'])}</p>\n"

@@ -70,7 +70,7 @@ def render(report: Report) -> str:
             "",
             f"- **Where:** {esc(f['host'])}, cookie {esc(f['cookie'])} "
             f"(first at {esc(common.where(f))}, {f['count']} time{'s' if f['count'] != 1 else ''})",
-            f"- **Confidence:** {esc(f['confidence'])}; **CWE:** {esc(', '.join(f['cwe']))}",
+            f"- **Confidence:** {esc(f['confidence'])}; **CWE:** {esc(', '.join(f['cwe']) or '-')}",
         ]
         for line in common.evidence(f):
             out.append(f"- **Decoded:** {esc(line)}")

@@ -92,6 +92,11 @@ def test_classify(catalog, name, value, vendor, by):
         ("_ga", "GA1.2.1234567890.1700000000"),
         ("session", base64.b64encode(b"user=42;role=admin").decode()),
         ("_76eb3x", "x"),
+        # Value signatures that a word could fake are checked by their decoders.
+        ("flag", "ABCDEFGHIJKL"),                           # 12 letters A-P, but a public address
+        ("ver", "3.0.0000"),                                # x.0.0.0 is a network, not a pool member
+        ("y", "srv|zzzzz|zzzzz"),                           # HAProxy dates in 2080
+        ("pref", "theme|light|hello"),
     ],
 )
 def test_not_affinity(catalog, name, value):
@@ -109,6 +114,28 @@ def test_vendor_and_generic_readings_merge(catalog):
                                      "address_class": "private", "confidence": "high"}
     facts = catalog_mod.classify_and_decode(catalog, "ROUTEID", ".10.9.8.7")
     assert (facts["decoded"]["route"], facts["decoded"]["ip"]) == ("10.9.8.7", "10.9.8.7")
+
+
+@pytest.mark.parametrize("name,value", [
+    ("backendUser", "jdoe"), ("backend_lang", "en"), ("srv_time", "1700000000"), ("backend", "shop.example.com"),
+])
+def test_a_word_in_the_name_does_not_make_the_value_a_server(catalog, name, value):
+    assert catalog_mod.classify_and_decode(catalog, name, value)["decoded"] is None
+
+
+def test_a_server_named_cookie_holding_one_name_is_read_as_that_server(catalog):
+    assert catalog_mod.classify_and_decode(catalog, "serverId", "web-abcde")["decoded"] == {
+        "server": "web-abcde", "confidence": "low"}
+
+
+def test_a_value_recognised_by_its_shape_alone_is_read_at_medium_confidence(catalog):
+    facts = catalog_mod.classify_and_decode(catalog, "stick", "MTAuMC4wLjU6ODA4MA==")
+    assert (facts["vendor"], facts["classified_by"], facts["decoded"]["confidence"]) == ("envoy", "value", "medium")
+
+
+def test_the_sites_own_url_is_no_backend_url(catalog):
+    facts = catalog_mod.classify_and_decode(catalog, "lb", "https://shop.example.com/")
+    assert facts["vendor"] is None and facts["decoded"] is None
 
 
 def test_apply_decodes(catalog):

@@ -55,6 +55,12 @@ def test_site_summary_counts(ruleset, catalog):
     assert site["vendors"] == {"AWS Application Load Balancer": 1, "F5 BIG-IP LTM": 1}
 
 
+def test_two_balancers_behind_one_name_are_both_named(ruleset, catalog):
+    r = report_for(ruleset, catalog, ["INGRESSCOOKIE=1598371152.898.2320.533481", "INGRESSCOOKIE=srv001"])
+    (site,) = compliance.sites(r.cookies, r.findings, set(), 86400)
+    assert site["vendors"] == {"HAProxy Ingress (haproxy-ingress)": 1, "Kubernetes ingress-nginx": 1}
+
+
 def test_ip_exposure_and_charts(ruleset, catalog):
     r = report_for(ruleset, catalog, ["BIGipServerweb=1677787402.36895.0000", "sticky-host=MS4yLjMuNDo4MA=="])
     exposure = compliance.ip_exposure(r.cookies, r.findings, {"SG308"})

@@ -61,6 +61,39 @@ def test_expired_value_is_judged_and_its_leak_found(ruleset, catalog):
     assert "SG201" in rules and not rules & {"SG301", "SG302", "SG303"}
 
 
+def test_placeholder_deletions_are_deletions(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex(["SERVERID=deleted; expires=Thu, 01-Jan-1970 00:00:01 GMT; Max-Age=0; path=/",
+                  "lb_route=x; Max-Age=0"]))
+    report = report_of(audit)
+    assert report.findings == []
+    assert [(c["name"], c["expiry"], c["vendor"]) for c in report.cookies] == [
+        ("SERVERID", "deleted", "haproxy"), ("lb_route", "deleted", None)]
+
+
+def test_an_expired_values_findings_say_the_browser_keeps_nothing(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex(["SERVERID=10.0.3.4:8080; Expires=Thu, 01 Jan 2015 00:00:00 GMT"]))
+    for finding in report_of(audit).findings:
+        assert finding.message.endswith("the value reached the client, but the browser does not keep the cookie.")
+
+
+def test_a_value_recognised_by_its_shape_caps_the_findings_confidence(ruleset, catalog):
+    audit = engine.Audit(ruleset, catalog)
+    audit.add(ex(["stick=MTAuMC4wLjU6ODA4MA==; Path=/"]))
+    sg201 = next(f for f in report_of(audit).findings if f.rule == "SG201")
+    assert sg201.confidence == "medium"
+
+
+def test_candidates_advice_counts_address_and_port_pairs(ruleset, catalog):
+    from stickyguard.audit import recovery
+
+    audit = engine.Audit(ruleset, catalog, candidates=recovery.parse(["10.9.9.0/30"]))
+    audit.add(ex(["srv_id=0123456789abcdef0123456789abcdef; Path=/"]))
+    sg209 = next(f for f in report_of(audit).findings if f.rule == "SG209")
+    assert "--candidates hashed 12 address and port pairs and none matched it" in sg209.message
+
+
 def test_pasted_headers_without_a_date_are_judged_at_audit_time(ruleset, catalog):
     audit = engine.Audit(ruleset, catalog)
     audit.add(Exchange("https://shop.example/", "GET", 200, [],
@@ -96,7 +129,7 @@ def test_inventory_row(ruleset, catalog):
                        "domain": "shop.example", "path": "/"},
         "domain_scope": "registrable",
         "expiry": None,
-        "lifetime_from": "response Date",
+        "lifetime_from": "Max-Age",
         "lifetime_seconds": 315360000,
         "effective_lifetime_seconds": 34560000,
         "party": "unknown",

@@ -40,3 +40,20 @@ def test_evidence_and_where():
                "basis": [{"ref": "RFC 6265", "url": "https://x", "kind": "rfc"}], "source": "s", "place": "p"}
     assert common.evidence(finding) == ["10.0.0.1:80 (private)"]
     assert common.where(finding) == "s: p"
+
+
+def test_vendor_says_when_the_value_decided():
+    assert common.vendor(cookie(vendor_name="F5 BIG-IP LTM", classified_by="value")) == "F5 BIG-IP LTM (by its value)"
+    assert common.vendor(cookie(vendor_name="HAProxy", classified_by="name and value")) == (
+        "HAProxy (by name and value)")
+
+
+def test_lifetime_says_what_it_was_judged_against():
+    assert common.lifetime(cookie(expiry="expired", lifetime_seconds=0, lifetime_from="response Date")) == (
+        "expired at capture")
+    assert common.lifetime(cookie(expiry="expired", lifetime_seconds=0, lifetime_from="audit time")) == (
+        "expired at capture (no date in the input: judged at the audit's time)")
+    assert common.lifetime(cookie(expiry="deleted", lifetime_seconds=0, lifetime_from="Max-Age")) == "deleted"
+    assert common.lifetime(cookie(lifetime_seconds=86400, effective_lifetime_seconds=86400,
+                                  lifetime_from="audit time")) == (
+        "1 day (from Expires, judged at the audit's time: the input has no date)")
