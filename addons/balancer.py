@@ -123,8 +123,23 @@ class Balancer:
             raise exceptions.OptionsError(f"balance_secret_file: {e}") from e
 
     def running(self) -> None:
-        if self.health is not None and self._health_task is None:
-            self._health_task = asyncio.get_running_loop().create_task(self.health.run(self._stop))
+        if self._health_task is None:
+            self._health_task = asyncio.get_running_loop().create_task(self._probe_loop())
+
+    async def _probe_loop(self) -> None:
+        """Probe the backends of the current configuration: a reload, a `:set` or mitmweb's options
+        build a new pool and a new Health, and the next round probes those (not the old objects)."""
+        while not self._stop.is_set():
+            current = self.health
+            if current is not None:
+                for backend in await current.check_all():
+                    state = "up" if backend.up else "down"
+                    how = f"{current.spec.rise} good" if backend.up else f"{current.spec.fall} failed"
+                    logging.warning(f"balancer: {backend.name} is {state} ({how} {current.spec.kind} probes)")
+            try:
+                await asyncio.wait_for(self._stop.wait(), current.spec.interval if current else 1.0)
+            except asyncio.TimeoutError:
+                pass
 
     def done(self) -> None:
         self._stop.set()

@@ -108,11 +108,3 @@ class Health:
         results = await asyncio.gather(*(probe(b, self.spec) for b in self.backends))
         return [b for b, ok in zip(self.backends, results, strict=True) if self.record(b, ok)]
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Probe until `stop` is set."""
-        while not stop.is_set():
-            await self.check_all()
-            try:
-                await asyncio.wait_for(stop.wait(), self.spec.interval)
-            except asyncio.TimeoutError:
-                pass

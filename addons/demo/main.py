@@ -313,9 +313,11 @@ def print_result(result: Tally, balancer, seconds: float) -> None:
         field("failover", f"no session was on {VICTIM} when it died, by chance; new sessions the balancer still "
               "sent there went elsewhere (its failover count below)")
     if result.other_moves:
-        field("moved back", f"{len(result.other_moves)} sessions went to {VICTIM} when it came back: ip hashing "
-              "keeps no record of where a session went while its backend was down, so the ring sends each address "
-              "home again (HAProxy's `hash-type consistent` and NGINX's `hash ... consistent` do the same)")
+        n = len(result.other_moves)
+        field("other moves", f"{n} session{'s' if n != 1 else ''} changed backend with no failover behind it")
+    spread = balancer.pool.spread()
+    field("spread", f"sessions per backend max/mean {spread['max_mean']:.2f} (ip affinity bounds it at 1.25), "
+          f"Jain's fairness {spread['jain']:.3f}")
     field("carts intact", f"{result.carts_intact} of {result.sessions} sessions (every answer held exactly the "
           "items the session had added on that backend)")
     field("lost requests", str(len(result.lost)))

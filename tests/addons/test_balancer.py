@@ -225,3 +225,43 @@ def test_an_unreachable_session_table_places_sessions_anew_and_says_so_once(tmp_
         assert (addon.counts["unstored"], addon.counts["unlearned"]) == (3, 3)
     said = [r for r in caplog.records if "session table is unavailable" in r.getMessage()]
     assert len(said) == 1 and f"redis://127.0.0.1:{closed}/0" in said[0].getMessage()
+
+
+def test_health_checks_follow_a_reconfiguration_and_bring_a_revived_backend_back(tmp_path, caplog):
+    """A reload, `:set` or mitmweb's options make a new pool: the running probe loop must probe it."""
+    import logging
+    import socket
+
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]  # free once closed: the backend is down
+    live = socket.socket()
+    live.bind(("127.0.0.1", 0))
+    live.listen()
+    addon = balancer.Balancer()
+    caplog.set_level(logging.WARNING)
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, balance_backends=[f"a=http://127.0.0.1:{port}",
+                                                f"b=http://127.0.0.1:{live.getsockname()[1]}"],
+                       balance_secret=SECRET, balance_health="tcp,interval=0.05,timeout=0.2,rise=1,fall=1",
+                       balance_secret_file=str(tmp_path / "secret"))
+
+        async def go():
+            addon.running()
+            await asyncio.sleep(0.3)
+            assert not addon.pool.backends["a"].up
+            tctx.configure(addon, balance_policy="round-robin")   # a new pool and a new Health
+            revived = socket.socket()
+            revived.bind(("127.0.0.1", port))
+            revived.listen()
+            try:
+                await asyncio.sleep(0.3)
+                return addon.pool.backends["a"].up
+            finally:
+                addon.done()
+                await asyncio.wait_for(addon._health_task, 2)
+                revived.close()
+        assert asyncio.run(go())
+    live.close()
+    assert "balancer: a is down (1 failed tcp probes)" in caplog.text
+    assert "balancer: a is up (1 good tcp probes)" in caplog.text
