@@ -38,6 +38,7 @@ except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on
 
 from stickyguard.addons.balancing import affinity
 from stickyguard.addons.balancing import backends
+from stickyguard.addons.balancing import forwarding
 from stickyguard.addons.balancing import health
 from stickyguard.addons.balancing import sealing
 from stickyguard.addons.balancing import store
@@ -49,6 +50,7 @@ from stickyguard.audit import api as audit_api
 # The last check before connecting: one TCP connect, bounded (mitmproxy has no connect timeout).
 CONNECT_PROBE = health.CheckSpec("tcp", "", interval=0, timeout=0.5, rise=1, fall=1)
 TABLE_DOWN_LOG_EVERY = 10.0  # seconds
+REQUEST_HEAD_LIMIT = 64 * 1024  # what the error responder reads of a request before it answers
 
 
 class Balancer:
@@ -62,6 +64,9 @@ class Balancer:
         self._stop = asyncio.Event()
         self._health_task: asyncio.Task | None = None
         self._table_down_said = float("-inf")
+        self._unavailable_said = float("-inf")
+        self._responder: asyncio.base_events.Server | None = None
+        self._responder_address: tuple[str, int] | None = None
 
     def load(self, loader) -> None:
         for option in OPTIONS:
@@ -124,7 +129,30 @@ class Balancer:
 
     def running(self) -> None:
         if self._health_task is None:
-            self._health_task = asyncio.get_running_loop().create_task(self._probe_loop())
+            loop = asyncio.get_running_loop()
+            self._health_task = loop.create_task(self._probe_loop())
+            loop.create_task(self._start_responder())
+
+    async def _start_responder(self) -> None:
+        """A loopback listener that answers the balancer's own 503: when no backend is reachable at
+        connect time, the connection goes here instead of failing in mitmproxy, whose 502 would name the
+        backend's address and mitmproxy's version (and an `error` hook cannot replace it)."""
+        self._responder = await asyncio.start_server(self._answer_unavailable, "127.0.0.1", 0,
+                                                     limit=REQUEST_HEAD_LIMIT)
+        self._responder_address = self._responder.sockets[0].getsockname()[:2]
+
+    async def _answer_unavailable(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+            pass  # answer anyway: the client is owed a response, not the details
+        try:
+            writer.write(forwarding.error_response(ctx.options.balance_error_body))
+            await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
 
     async def _probe_loop(self) -> None:
         """Probe the backends of the current configuration: a reload, a `:set` or mitmweb's options
@@ -143,6 +171,8 @@ class Balancer:
 
     def done(self) -> None:
         self._stop.set()
+        if self._responder is not None:
+            self._responder.close()
 
     def _count(self, reason: str) -> None:
         self.counts[reason] = self.counts.get(reason, 0) + 1
@@ -158,7 +188,8 @@ class Balancer:
                 self._table_down(e)
                 decision = affinity.Decision(self.pool.place(), affinity.Reason.UNSTORED, set_cookie=True)
         except LookupError:
-            flow.response = http.Response.make(503, b"no backend is available\n", {"content-type": "text/plain"})
+            flow.response = http.Response.make(503, ctx.options.balance_error_body.encode("utf-8"),
+                                               {"content-type": "text/plain; charset=utf-8", "retry-after": "5"})
             return
         backend = decision.backend
         if decision.reason.places_a_session:
@@ -173,6 +204,24 @@ class Balancer:
         flow.metadata["stickyguard"] = {"backend": backend.name, "affinity": self.strategy.name,
                                         "reason": decision.label}
         self._decisions[flow.id] = decision
+        self._rewrite_for_backend(flow)
+
+    def _rewrite_for_backend(self, flow: http.HTTPFlow) -> None:
+        """The request as the backend should see it: without the balancer's cookie, with X-Forwarded-*."""
+        headers = flow.request.headers
+        own = getattr(self.strategy, "own_cookie_names", ())  # only the cookie kind has a cookie of its own
+        if own and ctx.options.balance_strip_cookie and "cookie" in headers:
+            lines = headers.get_all("cookie")
+            kept = forwarding.without_cookies(lines, own)
+            if kept != lines:
+                headers.set_all("cookie", kept)
+        if ctx.options.balance_forwarded:
+            request = _Request(flow)
+            sent = {name: headers.get_all(name) for name in forwarding.FORWARDED}
+            values = forwarding.forwarded_headers(request.peer, request.tls, flow.request.host_header or "", sent,
+                                                  ctx.options.balance_trusted_proxies)
+            for name, value in values.items():
+                headers[name] = value
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         """The last check before mitmproxy connects: swap a dead backend for a live one."""
@@ -191,7 +240,7 @@ class Balancer:
             try:
                 other = self.pool.place()
             except LookupError:
-                return  # nothing reachable: mitmproxy's own 502
+                break
             if await health.probe(other, CONNECT_PROBE):
                 self.pool.move(backend, other)
                 other.sessions += 1
@@ -203,6 +252,18 @@ class Balancer:
                 data.server.address = (other.spec.host, other.spec.port)
                 return
             other.up = False
+        self._unavailable(data)
+
+    def _unavailable(self, data: server_hooks.ServerConnectionHookData) -> None:
+        """No backend answers: connect to the balancer's own responder, which says 503 and nothing more."""
+        self._count("unavailable")
+        now = time.monotonic()
+        if now - self._unavailable_said >= TABLE_DOWN_LOG_EVERY:
+            self._unavailable_said = now
+            logging.warning("balancer: no backend is reachable; answering 503")
+        if self._responder_address is not None:
+            data.server.address = self._responder_address
+            data.server.tls = False  # the responder speaks plain HTTP, whatever the backends speak
 
     def error(self, flow: http.HTTPFlow) -> None:
         self._decisions.pop(flow.id, None)

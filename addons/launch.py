@@ -71,6 +71,9 @@ def build_balance_parser() -> argparse.ArgumentParser:
         kwargs: dict = {"dest": option.name, "metavar": metavar, "help": _flag_help(option)}
         if option.repeated:
             kwargs.update(action="append", required=option.name == "balance_backends")
+        elif option.typespec is bool:
+            kwargs.update(action=argparse.BooleanOptionalAction)
+            del kwargs["metavar"]
         elif option.typespec is int:
             kwargs["type"] = int
         parser.add_argument(option.launcher_flag, **kwargs)
@@ -87,7 +90,8 @@ def options_markdown() -> str:
     rows = ["| option (`--set`) | launcher flag | default | meaning |", "|---|---|---|---|"]
     for o in OPTIONS:
         default = f"`{o.shown_default}`" if o.shown_default else ""
-        rows.append(f"| `{o.name}` | `{o.launcher_flag}` | {default} | {o.full_help.replace('|', '&#124;')} |")
+        flag = o.launcher_flag.replace("--", "--[no-]", 1) if o.typespec is bool else o.launcher_flag
+        rows.append(f"| `{o.name}` | `{flag}` | {default} | {o.full_help.replace('|', '&#124;')} |")
     rows.append("| `certs` (mitmproxy's) | `--certs [DOMAIN=]PEM` | | Serve HTTPS with this certificate and key. |")
     return "\n".join(rows) + "\n"
 

@@ -130,6 +130,11 @@ def _within(addr: str, networks: list) -> bool:
     return any(ip in n for n in networks)
 
 
+def within_networks(addr: str, trusted: Iterable[str]) -> bool:
+    """Whether `addr` is inside one of the `trusted` networks (CIDR strings)."""
+    return _within(addr, _networks(trusted))
+
+
 def forwarded_https(peer: str, forwarded_proto: Sequence[str], trusted: Iterable[str]) -> bool:
     """A trusted TLS terminator in front of us says the client spoke HTTPS (`X-Forwarded-Proto`,
     the value the last hop added)."""

@@ -16,6 +16,7 @@ from typing import Any
 from typing import Optional
 
 from stickyguard.addons.balancing import backends
+from stickyguard.addons.balancing.forwarding import DEFAULT_ERROR_BODY
 
 SECRET_ENV = "STICKYGUARD_BALANCE_SECRET"
 
@@ -97,6 +98,14 @@ COMMON: tuple[Option, ...] = (
     Option("balance_health", Optional[str], "tcp",
            "Active health check: tcp or http:/PATH, with ,interval=2,timeout=0.5,rise=2,fall=3 (seconds, the "
            "defaults); empty turns it off."),
+    Option("balance_forwarded", bool, True,
+           "Add X-Forwarded-For, -Proto and -Host to requests sent to backends (a chain the client sent is "
+           "extended only from a trusted proxy, else replaced)."),
+    Option("balance_strip_cookie", bool, True,
+           "Take the balancer's own cookie out of requests sent to backends (HAProxy's indirect)."),
+    Option("balance_error_body", str, DEFAULT_ERROR_BODY,
+           "Body of the 503 the balancer answers itself when no backend is reachable; it names no backend, "
+           "port or software version."),
     Option("balance_idle_timeout", int, 1800, "Seconds a session may be idle.",
            check=positive("balance_idle_timeout")),
     Option("balance_absolute_timeout", int, 43200, "Seconds a session may last.",

@@ -265,3 +265,31 @@ def test_health_checks_follow_a_reconfiguration_and_bring_a_revived_backend_back
     live.close()
     assert "balancer: a is down (1 failed tcp probes)" in caplog.text
     assert "balancer: a is up (1 good tcp probes)" in caplog.text
+
+
+def test_the_request_reaches_the_backend_without_the_balancers_cookie_and_with_x_forwarded(lb):
+    addon, tctx = lb
+    f = flow()
+    routed(addon, f)
+    token = answer(addon, f)[0].split(";")[0]
+    f2 = flow(cookie=f"theme=dark; {token}; cart=7")
+    f2.request.headers["x-forwarded-for"] = "1.2.3.4"   # from an untrusted peer: replaced
+    routed(addon, f2)
+    assert f2.request.headers.get_all("cookie") == ["theme=dark; cart=7"]
+    assert f2.request.headers["x-forwarded-for"] == f2.client_conn.peername[0]
+    scheme = "https" if f2.client_conn.tls_established else "http"   # what the client spoke to the balancer
+    assert (f2.request.headers["x-forwarded-proto"], f2.request.headers["x-forwarded-host"]) == (scheme, "shop.example")
+    tctx.configure(addon, balance_strip_cookie=False, balance_forwarded=False)
+    f3 = flow(cookie=token)
+    routed(addon, f3)
+    assert f3.request.headers["cookie"] == token and "x-forwarded-for" not in f3.request.headers
+
+
+def test_all_down_is_answered_by_the_balancer_without_details(lb):
+    addon, tctx = lb
+    for b in addon.pool.backends.values():
+        b.up = False
+    f = flow()
+    asyncio.run(addon.requestheaders(f))
+    assert f.response.status_code == 503 and b"127.0.0.1" not in f.response.content
+    assert "server" not in f.response.headers

@@ -8,6 +8,13 @@ def test_audit_commands_are_handed_to_the_audit_cli(capsys):
     assert "every rule example behaves" in capsys.readouterr().out
 
 
+def test_yes_no_options_are_a_flag_pair():
+    settings = launch.balance_settings(balance_args("--no-forwarded", "--strip-cookie"))
+    assert (settings["balance_forwarded"], settings["balance_strip_cookie"]) == (False, True)
+    assert "balance_forwarded" not in launch.balance_settings(balance_args())   # mitmproxy's default holds
+    assert "--set balance_forwarded=false" in launch.mitmdump_command(("127.0.0.1", 8080), settings)
+
+
 @pytest.mark.parametrize("args,message", [
     (["--listen", "localhost"], "--listen: not HOST:PORT: 'localhost'"),
     (["--listen", "127.0.0.1:99999"], "--listen: not HOST:PORT"),

@@ -381,3 +381,45 @@ def test_x_forwarded_proto_from_an_untrusted_peer_is_ignored(named_backends, tmp
         assert r.getheader("set-cookie").startswith("sg_affinity=") and "Secure" not in r.getheader("set-cookie")
     finally:
         _stop(proc)
+
+
+class _EchoesHeaders(_Named):
+    """Answers with the request headers it received, one per line."""
+
+    def _reply(self):
+        body = "".join(f"{k.lower()}: {v}\n" for k, v in self.headers.items()).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = _reply
+
+
+def test_backends_get_no_balancer_cookie_and_x_forwarded_and_all_down_leaks_nothing(named_backends, tmp_path):
+    for srv in named_backends.values():
+        srv.RequestHandlerClass = _EchoesHeaders
+    port, proc = _launch_balance(tmp_path, named_backends)
+    try:
+        c = Client(port)
+        c.get()
+        assert c.cookie.startswith("sg_affinity=")
+        c.cookie += "; theme=dark"
+        status, seen = c.get()
+        assert status == 200 and "sg_affinity" not in seen and "cookie: theme=dark" in seen
+        assert "x-forwarded-for: 127.0.0.1" in seen and "x-forwarded-proto: http" in seen
+        assert "x-forwarded-host: shop.example" in seen
+        ports = [str(srv.server_address[1]) for srv in named_backends.values()]
+        for srv in list(named_backends.values()):
+            kill(srv)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/", headers={"Host": "shop.example", "Cookie": c.cookie})
+        r = conn.getresponse()
+        raw = "".join(f"{k}: {v}\n" for k, v in r.getheaders()) + r.read().decode()
+        assert r.status == 503
+        for leak in ["127.0.0.1", "mitmproxy", "Connect call failed", *ports]:
+            assert leak not in raw, leak
+    finally:
+        err = _stop(proc)
+    assert "balancer: no backend is reachable; answering 503" in err
+    assert "Traceback" not in err

@@ -55,6 +55,11 @@ class CookieAffinity:
     def cookie_value(self, decision: Decision) -> str:
         return self.sealer.seal(decision.backend.name, decision.issued_at)
 
+    @property
+    def own_cookie_names(self) -> tuple[str, ...]:
+        """The balancer's cookie as a request may carry it (the balancer strips these before a backend)."""
+        return (self.cookie_name, f"__Host-{self.cookie_name}")
+
     async def decide(self, request: RequestView) -> Decision:
         return self.route(request.cookie(f"__Host-{self.cookie_name}") or request.cookie(self.cookie_name))
 
