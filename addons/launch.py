@@ -144,6 +144,7 @@ def mitmdump_command(listen: tuple[str, int], settings: dict) -> str:
     parts = ["mitmdump", "-s", "addons/balancer.py", "--mode", PLACEHOLDER_MODE,
              "--listen-host", listen[0], "--listen-port", str(listen[1])]
     from stickyguard.addons.balancing.kinds import OPTIONS
+    from stickyguard.addons.balancing.store import masked
 
     secret = {o.name for o in OPTIONS if o.secret}
     for key, value in settings.items():
@@ -153,7 +154,7 @@ def mitmdump_command(listen: tuple[str, int], settings: dict) -> str:
             if item is None:
                 text = ""  # turned off
             else:
-                text = str(item).lower() if isinstance(item, bool) else str(item)
+                text = str(item).lower() if isinstance(item, bool) else masked(str(item))  # a store URL's password
             parts += ["--set", shlex.quote(f"{key}={text}")]
     return " ".join(parts)
 
@@ -168,6 +169,8 @@ async def balance(args: argparse.Namespace) -> int:
               f"  {mitmdump_command((host, port), settings)}")
     if settings.get("balance_secret"):
         banner += "\n  (balance_secret is not shown: give it the same way, or as $STICKYGUARD_BALANCE_SECRET)"
+    if "***@" in banner:
+        banner += "\n  (a password in a store URL is shown as ***)"
     return await serve(proxy_master(host, port, PLACEHOLDER_MODE, Balancer()), settings, banner)
 
 

@@ -135,9 +135,13 @@ def load_or_create_secret(path: Path) -> list[bytes]:
     """Secrets from `path`; when it does not exist, a new random secret is written there
     (mode 0600) so a restart of the proxy does not re-pin every client."""
     try:
+        mode = path.stat().st_mode
+        if mode & 0o022:
+            raise ValueError(f"{path} is writable by other users (mode {mode & 0o777:o}): anyone who can "
+                             f"write it chooses the balancer's key; chmod 600 it")
         found = parse_secrets(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         secret = secrets.token_urlsafe(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:

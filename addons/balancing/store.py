@@ -10,11 +10,25 @@ expire at an absolute time; reads of an expired entry find nothing. Plain logic,
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@")
+
+
+def masked(text: str) -> str:
+    """The text with the password of any URL in it (`redis://:PASS@host`) shown as `***`."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+def private_folder(path: Path) -> None:
+    """Create `path` (and its parents) for the balancer's own state: a new folder is owner-only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 class StoreUnavailable(Exception):
@@ -52,7 +66,9 @@ class SqliteStore:
         self.path = Path(path)
         self.clock = clock
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))  # the table is owner-only from the start
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, value TEXT, expires REAL)")
@@ -107,7 +123,7 @@ class RedisStore:
         try:
             return await pending
         except self._failures as e:
-            raise StoreUnavailable(f"redis {self.url}: {e}") from e
+            raise StoreUnavailable(f"redis {masked(self.url)}: {masked(str(e))}") from e
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -124,10 +140,10 @@ def open_store(spec: str, clock: Callable[[], float] = time.time) -> Store:
         try:
             return RedisStore(spec)
         except ValueError as e:
-            raise ValueError(f"cannot use {spec}: {e}") from None
+            raise ValueError(f"cannot use {masked(spec)}: {masked(str(e))}") from None
     if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
         try:
             return SqliteStore(Path(spec[len("sqlite:"):]).expanduser(), clock)
         except (OSError, sqlite3.Error) as e:
             raise ValueError(f"cannot open {spec}: {e}") from None
-    raise ValueError(f"not a session store: {spec!r} (memory, sqlite:PATH or redis://HOST:PORT/DB)")
+    raise ValueError(f"not a session store: {masked(spec)!r} (memory, sqlite:PATH or redis://HOST:PORT/DB)")

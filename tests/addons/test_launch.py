@@ -99,3 +99,9 @@ def test_an_empty_flag_is_a_one_line_error(tmp_path, capsys, flag, message):
                           "--secret-file", str(tmp_path / "s"), "--confdir", str(tmp_path), flag, ""])
     err = capsys.readouterr().err
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_store_password_never_reaches_the_banner():
+    settings = launch.balance_settings(balance_args("--affinity", "app-cookie", "--store", "redis://:s3cret@cache:6379/0"))
+    command = launch.mitmdump_command(("127.0.0.1", 8080), settings)
+    assert "s3cret" not in command and "redis://:***@cache:6379/0" in command

@@ -161,3 +161,13 @@ def test_the_audit_knows_a_sealed_token_as_stickyguard_s_own_and_decodes_nothing
     token = sealer().seal("app1")
     found = classify_and_decode(catalog, "sg_affinity", token)
     assert (found["vendor"], found["affinity"], found["decoded"]) == ("stickyguard", True, None)
+
+
+def test_a_secret_file_others_can_write_is_refused(tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("0123456789abcdef0123456789abcdef\n")
+    path.chmod(0o666)
+    with pytest.raises(ValueError, match="writable by other users"):
+        sealing.load_or_create_secret(path)
+    path.chmod(0o600)
+    assert sealing.load_or_create_secret(path)

@@ -98,3 +98,22 @@ def test_a_broken_table_is_store_unavailable_not_a_crash(tmp_path):
         closed = s.getsockname()[1]
     with pytest.raises(store.StoreUnavailable, match=rf"^redis redis://127.0.0.1:{closed}/0: "):
         asyncio.run(store.RedisStore(f"redis://127.0.0.1:{closed}/0").set("k", "v", 10))
+
+
+def test_a_store_password_is_masked_wherever_it_is_said():
+    assert store.masked("redis://:s3cret@10.0.0.5:6379/0") == "redis://:***@10.0.0.5:6379/0"
+    assert store.masked("rediss://app:s3cret@cache/1 and redis://cache/2") == "rediss://app:***@cache/1 and redis://cache/2"
+    assert store.masked("sqlite:/var/lib/x.db") == "sqlite:/var/lib/x.db"
+    unreachable = store.open_store("redis://:s3cret@127.0.0.1:1/0")
+    with pytest.raises(store.StoreUnavailable) as e:
+        asyncio.run(unreachable.get("k"))
+    assert "s3cret" not in str(e.value) and "***" in str(e.value)
+    with pytest.raises(ValueError) as e:
+        store.open_store("redi://:s3cret@h/0")
+    assert "s3cret" not in str(e.value)
+
+
+def test_the_sqlite_table_and_its_new_folder_are_owner_only(tmp_path):
+    path = tmp_path / "state" / "sessions.db"
+    store.open_store(f"sqlite:{path}")
+    assert (path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777) == (0o600, 0o700)
