@@ -17,11 +17,16 @@ store and health; this module translates between flows and that logic.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import ipaddress
+import json
 import logging
 import os
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from mitmproxy import command
 from mitmproxy import ctx
@@ -36,16 +41,19 @@ except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on
                   "stickyguard`, or `pip install stickyguard` in mitmproxy's environment")
     raise SystemExit(1) from None
 
+from stickyguard.addons.balancing import admin
 from stickyguard.addons.balancing import affinity
 from stickyguard.addons.balancing import backends
 from stickyguard.addons.balancing import forwarding
 from stickyguard.addons.balancing import health
+from stickyguard.addons.balancing import metrics
 from stickyguard.addons.balancing import sealing
 from stickyguard.addons.balancing import store
 from stickyguard.addons.balancing.kinds import KINDS
 from stickyguard.addons.balancing.kinds import OPTIONS
 from stickyguard.addons.balancing.options import SECRET_ENV
 from stickyguard.audit import api as audit_api
+from stickyguard.audit import clock
 
 # The last check before connecting: one TCP connect, bounded (mitmproxy has no connect timeout).
 CONNECT_PROBE = health.CheckSpec("tcp", "", interval=0, timeout=0.5, rise=1, fall=1)
@@ -67,6 +75,13 @@ class Balancer:
         self._unavailable_said = float("-inf")
         self._responder: asyncio.base_events.Server | None = None
         self._responder_address: tuple[str, int] | None = None
+        self.in_flight: Counter[str] = Counter()  # backend name -> requests it is answering now
+        self.transitions: dict[str, Counter[str]] = {}  # backend name -> "up"/"down" -> times
+        self.rejected: Counter[str] = Counter()  # why affinity tokens were rejected
+        self._registry = metrics.registry(self.snapshot)
+        self._admin: admin.AdminServer | None = None
+        self._access_log: Any = None
+        self._client_key = b""
 
     def load(self, loader) -> None:
         for option in OPTIONS:
@@ -106,6 +121,20 @@ class Balancer:
         self.health = health.Health(list(pool.backends.values()), check) if check else None
         self.by_addr = {(b.spec.host, b.spec.port): b for b in pool.backends.values()}
         self.counts = {}
+        self._client_key = self._secrets()[0]
+        self._open_access_log(opts.balance_access_log)
+
+    def _open_access_log(self, path: str | None) -> None:
+        if self._access_log is not None:
+            self._access_log.close()
+            self._access_log = None
+        if path:
+            try:
+                file = Path(path).expanduser()
+                fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                self._access_log = os.fdopen(fd, "a", encoding="utf-8", buffering=1)  # a line at a time
+            except OSError as e:
+                raise exceptions.OptionsError(f"balance_access_log: {e}") from e
 
     def _carry_state(self, pool: backends.Pool) -> None:
         """Reconfiguring keeps what the running pool learned about backends that remain."""
@@ -132,6 +161,25 @@ class Balancer:
             loop = asyncio.get_running_loop()
             self._health_task = loop.create_task(self._probe_loop())
             loop.create_task(self._start_responder())
+            if ctx.options.balance_admin:
+                loop.create_task(self._start_admin(ctx.options.balance_admin))
+
+    async def _start_admin(self, where: str) -> None:
+        """The runtime API (balancing/admin.py); a listener that cannot start is said, not fatal."""
+        try:
+            address = admin.parse_address(where)
+            token = None
+            if address.kind == "tcp":
+                token = admin.load_or_create_token(Path(ctx.options.balance_admin_token_file).expanduser())
+            server = admin.AdminServer(_Controls(self), address, token, metrics.CONTENT_TYPE)
+            await server.start()
+        except (OSError, ValueError) as e:
+            logging.error(f"balancer: the runtime API did not start: {e}")
+            return
+        self._admin = server
+        shown = address.path if address.kind == "unix" else f"{address.host}:{server.port} (token in " \
+            f"{ctx.options.balance_admin_token_file})"
+        logging.info(f"balancer: runtime API, metrics and status page on {shown}")
 
     async def _start_responder(self) -> None:
         """A loopback listener that answers the balancer's own 503: when no backend is reachable at
@@ -161,18 +209,28 @@ class Balancer:
             current = self.health
             if current is not None:
                 for backend in await current.check_all():
-                    state = "up" if backend.up else "down"
                     how = f"{current.spec.rise} good" if backend.up else f"{current.spec.fall} failed"
-                    logging.warning(f"balancer: {backend.name} is {state} ({how} {current.spec.kind} probes)")
+                    self._went(backend, f"{how} {current.spec.kind} probes")
             try:
                 await asyncio.wait_for(self._stop.wait(), current.spec.interval if current else 1.0)
             except asyncio.TimeoutError:
                 pass
 
+    def _went(self, backend: backends.Backend, why: str) -> None:
+        """A backend changed state: logged once and counted (balance.status, /metrics)."""
+        state = "up" if backend.up else "down"
+        self.transitions.setdefault(backend.name, Counter())[state] += 1
+        logging.warning(f"balancer: {backend.name} is {state} ({why})")
+
     def done(self) -> None:
         self._stop.set()
         if self._responder is not None:
             self._responder.close()
+        if self._admin is not None:
+            self._admin.close()
+        if self._access_log is not None:
+            self._access_log.close()
+            self._access_log = None
 
     def _count(self, reason: str) -> None:
         self.counts[reason] = self.counts.get(reason, 0) + 1
@@ -197,7 +255,10 @@ class Balancer:
         if decision.reason is affinity.Reason.MOVED:
             logging.warning(f"balancer: a session's backend is down; moved to {backend.name}")
         backend.requests += 1
+        self.in_flight[backend.name] += 1
         self._count(decision.reason.value)
+        if decision.reason is affinity.Reason.REJECTED:
+            self.rejected[decision.detail or "invalid"] += 1
         flow.request.scheme = backend.spec.scheme
         flow.request.data.host = backend.spec.host
         flow.request.data.port = backend.spec.port
@@ -232,10 +293,13 @@ class Balancer:
             return
         if await health.probe(backend, CONNECT_PROBE):
             return
+        was_up = backend.up
         if self.health is not None:
             self.health.mark_failed(backend)
         else:
             backend.up = False
+        if was_up:
+            self._went(backend, "refused a connection")
         for _ in range(len(self.pool.backends)):
             try:
                 other = self.pool.place()
@@ -266,18 +330,24 @@ class Balancer:
             data.server.tls = False  # the responder speaks plain HTTP, whatever the backends speak
 
     def error(self, flow: http.HTTPFlow) -> None:
-        self._decisions.pop(flow.id, None)
+        decision = self._decisions.pop(flow.id, None)
+        if decision is not None:
+            self.in_flight[decision.backend.name] -= 1
+            self._log_access(flow, decision)
 
     def server_connect_error(self, data: server_hooks.ServerConnectionHookData) -> None:
         backend = self._backend_at(data.server.address)
-        if backend is not None and self.health is not None:
-            self.health.mark_failed(backend)
+        if backend is not None and self.health is not None and self.health.mark_failed(backend):
+            self._went(backend, "a connection failed")
 
     async def response(self, flow: http.HTTPFlow) -> None:
         decision = self._decisions.pop(flow.id, None)
+        if decision is not None:
+            self.in_flight[decision.backend.name] -= 1
         meta = flow.metadata.get("stickyguard")
         if self.pool is None or decision is None or meta is None or flow.response is None:
             return
+        self._log_access(flow, decision)
         address = flow.server_conn.address
         served = self._backend_at(address)
         if served is None:
@@ -292,6 +362,31 @@ class Balancer:
             return
         for line in lines:
             flow.response.headers.add("Set-Cookie", line)
+
+    def _log_access(self, flow: http.HTTPFlow, decision: affinity.Decision) -> None:
+        """One JSON line per request (balance_access_log); the client only as a keyed hash."""
+        if self._access_log is None:
+            return
+        meta = flow.metadata.get("stickyguard", {})
+        end = flow.response.timestamp_end if flow.response is not None else None
+        start = flow.request.timestamp_start
+        peer = flow.client_conn.peername
+        client = hmac.new(self._client_key, str(peer[0] if peer else "").encode(), hashlib.sha256).hexdigest()[:16]
+        entry = {
+            "time": clock.utc_iso(start, "milliseconds"),
+            "client": client,
+            "method": flow.request.method,
+            "backend": meta.get("backend", decision.backend.name),
+            "decision": decision.label,
+            "status": flow.response.status_code if flow.response is not None else None,
+            "duration_ms": round((end - start) * 1000, 1) if end and start else None,
+        }
+        if flow.error is not None:
+            entry["error"] = "the backend connection failed"  # mitmproxy's text would name the address
+        try:
+            self._access_log.write(json.dumps(entry) + "\n")
+        except (OSError, ValueError) as e:  # a full disk must not stop the balancing
+            logging.error(f"balancer: access log: {e}")
 
     def _table_down(self, error: store.StoreUnavailable) -> None:
         """Say it at most every TABLE_DOWN_LOG_EVERY seconds, not once per request."""
@@ -317,6 +412,29 @@ class Balancer:
         lines.append(f"spread: max/mean {spread['max_mean']:.2f}, Jain {spread['jain']:.3f}; "
                      + ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())))
         return "\n".join(lines)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state the runtime API and /metrics report."""
+        backends_ = list(self.pool.backends.values()) if self.pool is not None else []
+        return {
+            "kind": self.strategy.name if self.strategy is not None else "",
+            "backends": [{
+                "name": b.name, "address": f"{b.spec.scheme}://{b.spec.host}:{b.spec.port}", "up": b.up,
+                "draining": b.draining, "weight": b.spec.weight, "sessions": b.sessions, "requests": b.requests,
+                "in_flight": max(self.in_flight[b.name], 0), "moved_in": b.moves_in, "moved_out": b.moves_out,
+                "transitions": dict(self.transitions.get(b.name, {})),
+            } for b in backends_],
+            "counts": dict(self.counts),
+            "rejected": dict(self.rejected),
+            "spread": self.pool.spread() if self.pool is not None else {"max_mean": 1.0, "jain": 1.0},
+        }
+
+    def set_weight(self, name: str, weight: int) -> None:
+        """NAME's weight for new sessions (p2c and round-robin) until the next reload."""
+        if not 0 < weight <= 1000:
+            raise ValueError("a weight is 1..1000")
+        backend = self._backend(name)
+        backend.spec = backend.spec._replace(weight=weight)
 
     @command.command("balance.reload")
     def reload(self) -> None:
@@ -384,3 +502,38 @@ class _Response:
 
 
 addons = [Balancer()]
+
+
+class _Controls:
+    """What the runtime API may do to the balancer (balancing/admin.py's Controls)."""
+
+    def __init__(self, balancer: Balancer):
+        self.balancer = balancer
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.balancer.snapshot()
+
+    def metrics(self) -> bytes:
+        return metrics.exposition(self.balancer._registry)
+
+    def drain(self, name: str) -> None:
+        self._do(self.balancer.drain, name)
+
+    def undrain(self, name: str) -> None:
+        self._do(self.balancer.undrain, name)
+
+    def reload(self) -> None:
+        try:
+            self.balancer.reload()
+        except exceptions.OptionsError as e:
+            raise ValueError(str(e)) from None
+
+    def set_weight(self, name: str, weight: int) -> None:
+        self._do(self.balancer.set_weight, name, weight)
+
+    @staticmethod
+    def _do(action, *args) -> None:
+        try:
+            action(*args)
+        except exceptions.CommandError as e:
+            raise LookupError(str(e)) from None

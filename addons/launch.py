@@ -24,12 +24,13 @@ from stickyguard.addons.master import proxy_master
 from stickyguard.addons.master import serve
 from stickyguard.audit import cli as audit_cli
 
-PROXY_COMMANDS = ("record", "balance", "demo")
+PROXY_COMMANDS = ("record", "balance", "demo", "ctl")
 USAGE = """usage: stickyguard COMMAND [options]
 
 commands:
   demo      the whole toolkit on loopback: backends, balancer, recorder, a failover, the audit
   balance   a sticky load balancer in front of several backends (mitmproxy)
+  ctl       operate a running balancer: status, drain, undrain, reload, set-weight (--admin)
   record    record affinity traffic passively (mitmproxy), for a later audit
   audit     audit captures (HAR, mitmproxy flows, Set-Cookie headers, recordings)
   rules     list or validate rules
@@ -185,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         from stickyguard.addons.demo import main as demo  # it imports this module
 
         return demo.main(argv[1:])
+    if argv[0] == "ctl":
+        from stickyguard.addons import ctl
+
+        return ctl.main(argv[1:])
     parser = build_parser() if argv[0] == "record" else build_balance_parser()
     args = parser.parse_args(argv[1:])
     try:

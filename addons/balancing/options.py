@@ -16,6 +16,7 @@ from typing import Any
 from typing import Optional
 
 from stickyguard.addons.balancing import backends
+from stickyguard.addons.balancing.admin import parse_address
 from stickyguard.addons.balancing.forwarding import DEFAULT_ERROR_BODY
 
 SECRET_ENV = "STICKYGUARD_BALANCE_SECRET"
@@ -54,6 +55,16 @@ class Option:
         if self.choices and value not in self.choices:
             return f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}"
         return self.check(value) if self.check else None
+
+
+def admin_address(value: Any) -> str | None:
+    if not value:
+        return None
+    try:
+        parse_address(value)
+    except ValueError as e:
+        return f"balance_{e}"
+    return None
 
 
 def positive(name: str) -> Callable[[Any], str | None]:
@@ -106,6 +117,14 @@ COMMON: tuple[Option, ...] = (
     Option("balance_error_body", str, DEFAULT_ERROR_BODY,
            "Body of the 503 the balancer answers itself when no backend is reachable; it names no backend, "
            "port or software version."),
+    Option("balance_admin", Optional[str], None,
+           "Runtime API, metrics and status page (stickyguard ctl): unix:PATH (a socket only its owner may use) "
+           "or 127.0.0.1:PORT (loopback, with the token in balance_admin_token_file).", check=admin_address),
+    Option("balance_admin_token_file", str, "~/.stickyguard/admin-token",
+           "The TCP runtime API's token; created with a random token when missing."),
+    Option("balance_access_log", Optional[str], None,
+           "Write one JSON line per request to this file: time, backend, affinity decision, status, duration; "
+           "the client only as a keyed hash."),
     Option("balance_idle_timeout", int, 1800, "Seconds a session may be idle.",
            check=positive("balance_idle_timeout")),
     Option("balance_absolute_timeout", int, 43200, "Seconds a session may last.",

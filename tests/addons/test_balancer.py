@@ -293,3 +293,33 @@ def test_all_down_is_answered_by_the_balancer_without_details(lb):
     asyncio.run(addon.requestheaders(f))
     assert f.response.status_code == 503 and b"127.0.0.1" not in f.response.content
     assert "server" not in f.response.headers
+
+
+def test_the_access_log_writes_one_json_line_per_request_without_the_client_address(lb, tmp_path):
+    import json
+
+    addon, tctx = lb
+    path = tmp_path / "access.jsonl"
+    tctx.configure(addon, balance_access_log=str(path))
+    f = flow()
+    routed(addon, f)
+    answer(addon, f)
+    (line,) = path.read_text().splitlines()
+    entry = json.loads(line)
+    assert set(entry) == {"time", "client", "method", "backend", "decision", "status", "duration_ms"}
+    assert (entry["decision"], entry["status"], entry["method"]) == ("new", 200, "GET")
+    assert f.client_conn.peername[0] not in line and len(entry["client"]) == 16
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert addon.snapshot()["backends"][0]["in_flight"] == 0
+
+
+def test_runtime_controls_map_to_the_balancer(lb):
+    addon, _ = lb
+    controls = balancer._Controls(addon)
+    controls.set_weight("app1", 5)
+    controls.drain("app2")
+    state = controls.snapshot()
+    assert [(b["name"], b["weight"], b["draining"]) for b in state["backends"]] == [("app1", 5, False), ("app2", 2, True)]
+    with pytest.raises(LookupError):
+        controls.drain("nope")
+    assert b"stickyguard_backend_weight" in controls.metrics()

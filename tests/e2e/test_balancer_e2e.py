@@ -2,6 +2,7 @@
 
 import http.client
 import http.server
+import json
 import threading
 
 import pytest
@@ -422,4 +423,77 @@ def test_backends_get_no_balancer_cookie_and_x_forwarded_and_all_down_leaks_noth
     finally:
         err = _stop(proc)
     assert "balancer: no backend is reachable; answering 503" in err
+    assert "Traceback" not in err
+
+
+def _ctl(sock, *args):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "stickyguard.addons.launch", "ctl", "--admin", f"unix:{sock}", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _metrics(sock):
+    import socket
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(sock))
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    text = raw.partition(b"\r\n\r\n")[2].decode()
+    return {(m.name, tuple(sorted(m.labels.items()))): m.value
+            for family in text_string_to_metric_families(text) for m in family.samples}
+
+
+def _revive(srv_port, name):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", srv_port), _Named)
+    srv.name, srv.connections, srv.daemon_threads = name, set(), True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def test_ctl_operates_a_running_balancer_and_metrics_count_what_it_did(named_backends, tmp_path):
+    import time
+
+    sock = tmp_path / "run" / "admin.sock"
+    port, proc = _launch_balance(tmp_path, named_backends, "--admin", f"unix:{sock}", "--policy", "round-robin",
+                                 "--health", "tcp,interval=0.2,timeout=0.2,rise=1,fall=1")
+    revived = None
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert {Client(port).get()[1].split()[0] for _ in range(6)} == {"app1", "app2", "app3"}
+        assert "draining" in _ctl(sock, "drain", "app2")
+        assert "app2" not in {Client(port).get()[1].split()[0] for _ in range(9)}
+        _ctl(sock, "undrain", "app2")
+        samples = _metrics(sock)
+        sent = sum(v for (name, _), v in samples.items() if name == "stickyguard_requests_total")
+        assert sent == 15
+        assert samples[("stickyguard_decisions_total", (("kind", "cookie"), ("reason", "new")))] == 15
+        # Reconfigure through the API, then kill and revive a backend: it takes new sessions again.
+        assert json.loads(_ctl(sock, "--json", "reload"))["ok"] is True
+        victim = named_backends["app3"].server_address[1]
+        kill(named_backends["app3"])
+        time.sleep(0.8)
+        assert "app3" not in {Client(port).get()[1].split()[0] for _ in range(6)}
+        revived = _revive(victim, "app3")
+        time.sleep(0.8)
+        assert "app3" in {Client(port).get()[1].split()[0] for _ in range(6)}
+        samples = _metrics(sock)
+        assert samples[("stickyguard_health_transitions_total", (("backend", "app3"), ("to", "up")))] >= 1
+    finally:
+        if revived is not None:
+            revived.shutdown()
+            revived.server_close()
+        err = _stop(proc)
+    assert "balancer: app3 is down" in err and "balancer: app3 is up" in err
     assert "Traceback" not in err
