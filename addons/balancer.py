@@ -347,12 +347,11 @@ class Balancer:
         meta = flow.metadata.get("stickyguard")
         if self.pool is None or decision is None or meta is None or flow.response is None:
             return
+        served = self._backend_at(flow.server_conn.address)
+        meta["backend"] = served.name if served is not None else None  # None: the balancer's own 503
         self._log_access(flow, decision)
-        address = flow.server_conn.address
-        served = self._backend_at(address)
         if served is None:
             return
-        meta["backend"] = served.name
         assert self.strategy is not None  # a decision was made
         try:
             lines = await self.strategy.respond(_Request(flow), _Response(flow.response), decision, served)
@@ -376,7 +375,7 @@ class Balancer:
             "time": clock.utc_iso(start, "milliseconds"),
             "client": client,
             "method": flow.request.method,
-            "backend": meta.get("backend", decision.backend.name),
+            "backend": meta.get("backend", decision.backend.name),  # who answered (after a failover)
             "decision": decision.label,
             "status": flow.response.status_code if flow.response is not None else None,
             "duration_ms": round((end - start) * 1000, 1) if end and start else None,
