@@ -123,6 +123,15 @@ class Balancer:
         self.counts = {}
         self._client_key = self._secrets()[0]
         self._open_access_log(opts.balance_access_log)
+        if "balance_admin" in updated and self._health_task is not None:
+            self._restart_admin(opts.balance_admin)  # `:set balance_admin=...` while the proxy runs
+
+    def _restart_admin(self, where: str | None) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+        if where:
+            asyncio.get_running_loop().create_task(self._start_admin(where))
 
     def _open_access_log(self, path: str | None) -> None:
         if self._access_log is not None:

@@ -323,3 +323,44 @@ def test_runtime_controls_map_to_the_balancer(lb):
     with pytest.raises(LookupError):
         controls.drain("nope")
     assert b"stickyguard_backend_weight" in controls.metrics()
+
+
+def test_the_runtime_api_follows_its_option_while_running(tmp_path):
+    import json
+    import socket
+
+    addon = balancer.Balancer()
+    first, second = tmp_path / "a.sock", tmp_path / "b.sock"
+
+    def status(path):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(path))
+            s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw = b""
+            while chunk := s.recv(65536):
+                raw += chunk
+        return json.loads(raw.partition(b"\r\n\r\n")[2])
+
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, balance_backends=BACKENDS, balance_secret=SECRET, balance_health=None,
+                       balance_secret_file=str(tmp_path / "secret"), balance_admin=f"unix:{first}")
+
+        async def go():
+            addon.running()
+            for _ in range(50):
+                if first.exists():
+                    break
+                await asyncio.sleep(0.02)
+            before = await asyncio.to_thread(status, first)
+            tctx.configure(addon, balance_admin=f"unix:{second}")
+            for _ in range(50):
+                if second.exists():
+                    break
+                await asyncio.sleep(0.02)
+            after = await asyncio.to_thread(status, second)
+            addon.done()
+            await asyncio.wait_for(addon._health_task, 2)
+            return before, after
+        before, after = asyncio.run(go())
+    assert before["kind"] == after["kind"] == "cookie"
+    assert not first.exists() and not second.exists()
