@@ -113,7 +113,8 @@ class Balancer:
         try:
             for network in opts.balance_trusted_proxies:
                 ipaddress.ip_network(network, strict=False)
-            strategy = KINDS[opts.balance_affinity].build(affinity.Setup(pool, values, self._secrets()))
+            keys = self._secrets()
+            strategy = KINDS[opts.balance_affinity].build(affinity.Setup(pool, values, keys))
         except ValueError as e:
             raise exceptions.OptionsError(f"balance: {e}") from e
         self._carry_state(pool)
@@ -121,7 +122,7 @@ class Balancer:
         self.health = health.Health(list(pool.backends.values()), check) if check else None
         self.by_addr = {(b.spec.host, b.spec.port): b for b in pool.backends.values()}
         self.counts = {}
-        self._client_key = self._secrets()[0]
+        self._client_key = keys[0]  # the secret file is read once per configuration
         self._open_access_log(opts.balance_access_log)
         if "balance_admin" in updated and self._health_task is not None:
             self._restart_admin(opts.balance_admin)  # `:set balance_admin=...` while the proxy runs

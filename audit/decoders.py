@@ -216,30 +216,44 @@ def haproxy(name: str, value: str) -> Decoded | None:
         return None
     if len(parts) == 1 and "~" not in value and _HAPROXY_DYNAMIC.fullmatch(server):
         return {"hash": "xxh64", "hash_of": "key, address and port", "keyed": True, "confidence": "medium"}
+    times = _haproxy_dates(parts[1:])
+    if times is None:
+        return None
     decoded: Decoded = {"server": server}
-    for key, text in zip(("last_seen", "first_seen"), parts[1:3], strict=False):
+    for key, seconds in zip(("last_seen", "first_seen"), times, strict=False):
+        decoded[key] = _iso(seconds)
+    return {**decoded, "confidence": "high"}
+
+
+def _haproxy_dates(texts: list[str]) -> list[int] | None:
+    """The Unix times of at most two 5-character dates (30 bits each, times 4), or None when one is not a
+    date in 2000-2100."""
+    if len(texts) > 2:
+        return None
+    times = []
+    for text in texts:
         if len(text) != 5 or any(c not in _B64_30 for c in text):
             return None
         seconds = 0
         for c in text:
             seconds = seconds << 6 | _B64_30.index(c)
-        when = _iso(seconds << 2)
-        if when is None:
+        if _iso(seconds << 2) is None:
             return None
-        decoded[key] = when
-    if len(parts) > 3:
-        return None
-    return {**decoded, "confidence": "high"}
+        times.append(seconds << 2)
+    return times
 
 
 def nginx_sticky_module(name: str, value: str) -> Decoded | None:
     """nginx-sticky-module-ng and Tengine `session_sticky`: the `route` cookie is the MD5 (default) or
     SHA-1 hex of the server as the module names it (what is hashed differs between forks)."""
-    value = value.strip().strip('"')
-    if re.fullmatch(r"[0-9a-f]{32}", value):
-        return {"hash": "md5", "hash_of": "server address", "confidence": "medium"}
-    if re.fullmatch(r"[0-9a-f]{40}", value):
-        return {"hash": "sha1", "hash_of": "server address", "confidence": "medium"}
+    return _hex_digest(value.strip().strip('"'), "server address")
+
+
+def _hex_digest(value: str, hash_of: str) -> Decoded | None:
+    """A lower-case hex MD5 (32 digits) or SHA-1 (40) of `hash_of`, as the balancer wrote it."""
+    hashes = {32: "md5", 40: "sha1"}
+    if len(value) in hashes and re.fullmatch(r"[0-9a-f]+", value):
+        return {"hash": hashes[len(value)], "hash_of": hash_of, "confidence": "medium"}
     return None
 
 
@@ -263,16 +277,15 @@ def haproxy_dated(name: str, value: str) -> Decoded | None:
     """HAProxy's dated form under any name: `<server>|LLLLL|FFFFF` with both dates after 2005, the last
     visit not before the first and within a year of it (most 5-letter words decode to some date, so one
     date alone is not a signature)."""
-    if value.count("|") != 2:
+    parts = value.strip().strip('"').split("|")
+    times = _haproxy_dates(parts[1:]) if len(parts) == 3 else None
+    if times is None:
         return None
-    decoded = haproxy(name, value)
-    if not decoded or "first_seen" not in decoded:
-        return None
-    last, first = clock.parse_utc_iso(decoded["last_seen"]), clock.parse_utc_iso(decoded["first_seen"])
+    last, first = times
     # After 2005, not after today (the real clock: no capture holds a visit from the future), ordered.
     if first < 1104537600 or last > time.time() + 86400 or not 0 <= last - first <= 366 * 86400:
         return None
-    return decoded
+    return haproxy(name, value)
 
 
 def route_suffix(name: str, value: str) -> Decoded | None:
@@ -345,10 +358,9 @@ def ingress_nginx(name: str, value: str) -> Decoded | None:
             if m.group(5):  # since 2021: md5(md5(upstream) .. upstream), the upstream's key, not a backend's
                 decoded.update(hash="md5", hash_of="upstream name (namespace-service-port)")
             return {**decoded, "confidence": "high"}
-    if re.fullmatch(r"[0-9a-f]{32}", value):
-        return {"hash": "md5", "hash_of": "ip:port", "confidence": "medium"}
-    if re.fullmatch(r"[0-9a-f]{40}", value):
-        return {"hash": "sha1", "hash_of": "ip:port", "confidence": "medium"}
+    digest = _hex_digest(value, "ip:port")
+    if digest:
+        return digest
     if re.fullmatch(r"[0-9a-f]{32}\|[0-9a-f]{32}", value):
         return {"hash": "md5", "hash_of": "upstream name and ip:port", "confidence": "low"}
     return None

@@ -16,7 +16,7 @@ import html
 import ipaddress
 import json
 import os
-import secrets
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from typing import Protocol
 from urllib.parse import parse_qs
 from urllib.parse import unquote
 from urllib.parse import urlsplit
+
+from stickyguard.addons.balancing.sealing import create_secret_file
 
 HEAD_LIMIT = 16 * 1024
 READ_TIMEOUT = 5.0
@@ -74,19 +76,13 @@ def load_or_create_token(path: Path) -> str:
             raise ValueError(f"{path} is readable or writable by other users; chmod 600 it")
         token = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        token = secrets.token_urlsafe(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(token + "\n")
+        token = create_secret_file(path)
     if len(token) < 16:
         raise ValueError(f"{path}: the admin token must be at least 16 characters")
     return token
 
 
 def _answers(path: Path) -> bool:
-    import socket
-
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(0.5)
         return s.connect_ex(str(path)) == 0

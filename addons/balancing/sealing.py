@@ -131,6 +131,16 @@ def parse_secrets(text: str) -> list[bytes]:
     return [s.encode() for s in items if s]
 
 
+def create_secret_file(path: Path) -> str:
+    """A new random secret written to `path`, which must not exist: the file 0600, a new folder 0700."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secret + "\n")
+    return secret
+
+
 def load_or_create_secret(path: Path) -> list[bytes]:
     """Secrets from `path`; when it does not exist, a new random secret is written there
     (mode 0600) so a restart of the proxy does not re-pin every client."""
@@ -141,12 +151,7 @@ def load_or_create_secret(path: Path) -> list[bytes]:
                              f"write it chooses the balancer's key; chmod 600 it")
         found = parse_secrets(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        secret = secrets.token_urlsafe(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(secret + "\n")
-        return [secret.encode()]
+        return [create_secret_file(path).encode()]
     if not found:
         raise ValueError(f"{path} holds no secret")
     return found
