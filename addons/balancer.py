@@ -7,11 +7,14 @@ Usage:
         --set balance_backends=app1=http://127.0.0.1:8081 --set balance_backends=app2=http://127.0.0.1:8082 \\
         --set balance_affinity=cookie
 
-Routing happens in `requestheaders` (so streamed bodies follow it); just before mitmproxy opens
-an upstream connection, a last check swaps a dead backend for a live one, so a session pinned to a
-dead backend is moved and re-pinned instead of answered with a 502. The affinity cookie is set
-from the backend that really answered. The logic lives in affinity, backends, sealing, ring,
-store and health; this module translates between flows and that logic.
+Routing happens in `requestheaders` (so streamed bodies follow it). Once a request's body is read, the
+balancer sends it to the backend itself (balancing/upstream.py), so a try that fails before any
+response byte is retried on another backend, which mitmproxy cannot do inside a flow. Requests it
+leaves to mitmproxy (streamed bodies, upgrades, `balance_retries=0`) get a last check just before
+mitmproxy connects, which swaps a dead backend for a live one. Either way a session pinned to a dead
+backend is moved and re-pinned instead of answered with a 502, and the affinity cookie is set from the
+backend that really answered. The logic lives in affinity, backends, sealing, ring, store, health and
+upstream; this module translates between flows and that logic.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ import ipaddress
 import json
 import logging
 import os
+import ssl
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import command
+from mitmproxy import connection
 from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
+from mitmproxy.net.http import http1
 from mitmproxy.proxy import server_hooks
 
 try:  # `mitmdump -s` runs this file in mitmproxy's own Python: stickyguard must be installed there
@@ -49,6 +55,7 @@ from stickyguard.addons.balancing import health
 from stickyguard.addons.balancing import metrics
 from stickyguard.addons.balancing import sealing
 from stickyguard.addons.balancing import store
+from stickyguard.addons.balancing import upstream
 from stickyguard.addons.balancing.kinds import KINDS
 from stickyguard.addons.balancing.kinds import OPTIONS
 from stickyguard.addons.balancing.options import SECRET_ENV
@@ -57,7 +64,8 @@ from stickyguard.audit import clock
 
 # The last check before connecting: one TCP connect, bounded (mitmproxy has no connect timeout).
 CONNECT_PROBE = health.CheckSpec("tcp", "", interval=0, timeout=0.5, rise=1, fall=1)
-TABLE_DOWN_LOG_EVERY = 10.0  # seconds
+CONNECT_TIMEOUT = 2.5  # seconds for the balancer's own upstream connections: covers one lost SYN (resent at 1 s)
+SAY_EVERY = 10.0  # seconds between two log lines about the same ongoing trouble
 REQUEST_HEAD_LIMIT = 64 * 1024  # what the error responder reads of a request before it answers
 
 
@@ -69,15 +77,18 @@ class Balancer:
         self.by_addr: dict[tuple[str, int], backends.Backend] = {}
         self.counts: dict[str, int] = {}
         self._decisions: dict[str, affinity.Decision] = {}  # flow id -> decision, until the response
+        self._answered: dict[str, backends.Backend | None] = {}  # flow id -> who answered a relayed request
         self._stop = asyncio.Event()
         self._health_task: asyncio.Task | None = None
-        self._table_down_said = float("-inf")
-        self._unavailable_said = float("-inf")
+        self._said: dict[str, float] = {}  # what was last logged when (`_say`)
+        self.upstream: upstream.Upstream | None = None  # None: mitmproxy connects (balance_retries=0)
         self._responder: asyncio.base_events.Server | None = None
         self._responder_address: tuple[str, int] | None = None
         self.in_flight: Counter[str] = Counter()  # backend name -> requests it is answering now
         self.transitions: dict[str, Counter[str]] = {}  # backend name -> "up"/"down" -> times
         self.rejected: Counter[str] = Counter()  # why affinity tokens were rejected
+        self.retries: Counter[str] = Counter()  # why a try failed and the request went to another backend
+        self.not_retried: Counter[str] = Counter()  # why a failed request got the balancer's 502/503 instead
         self._registry = metrics.registry(self.snapshot)
         self._admin: admin.AdminServer | None = None
         self._access_log: Any = None
@@ -123,9 +134,19 @@ class Balancer:
         self.by_addr = {(b.spec.host, b.spec.port): b for b in pool.backends.values()}
         self.counts = {}
         self._client_key = keys[0]  # the secret file is read once per configuration
+        self._set_upstream(pool, opts.balance_retries)
         self._open_access_log(opts.balance_access_log)
         if "balance_admin" in updated and self._health_task is not None:
             self._restart_admin(opts.balance_admin)  # `:set balance_admin=...` while the proxy runs
+
+    def _set_upstream(self, pool: backends.Pool, retries: int) -> None:
+        """The balancer's own upstream client (its pooled connections start afresh with each configuration)."""
+        if self.upstream is not None:
+            self.upstream.close()
+        self.upstream = None
+        if retries:
+            tls = any(b.spec.scheme == "https" for b in pool.backends.values())
+            self.upstream = upstream.Upstream(CONNECT_TIMEOUT, _upstream_tls() if tls else None)
 
     def _restart_admin(self, where: str | None) -> None:
         if self._admin is not None:
@@ -241,6 +262,8 @@ class Balancer:
         if self._access_log is not None:
             self._access_log.close()
             self._access_log = None
+        if self.upstream is not None:
+            self.upstream.close()
 
     def _count(self, reason: str) -> None:
         self.counts[reason] = self.counts.get(reason, 0) + 1
@@ -256,8 +279,7 @@ class Balancer:
                 self._table_down(e)
                 decision = affinity.Decision(self.pool.place(), affinity.Reason.UNSTORED, set_cookie=True)
         except LookupError:
-            flow.response = http.Response.make(503, ctx.options.balance_error_body.encode("utf-8"),
-                                               {"content-type": "text/plain; charset=utf-8", "retry-after": "5"})
+            flow.response = _own_error(503)
             return
         backend = decision.backend
         if decision.reason.places_a_session:
@@ -316,30 +338,107 @@ class Balancer:
             except LookupError:
                 break
             if await health.probe(other, CONNECT_PROBE):
-                self.pool.move(backend, other)
-                other.sessions += 1
-                # The request that opened this connection was counted on the dead backend.
-                backend.requests = max(backend.requests - 1, 0)
-                other.requests += 1
-                self._count("failover")
-                logging.warning(f"balancer: {backend.name} unreachable, sending to {other.name}")
+                self._fail_over(backend, other, "unreachable (the last check before connecting failed)")
                 data.server.address = (other.spec.host, other.spec.port)
                 return
             other.up = False
         self._unavailable(data)
 
+    def _fail_over(self, backend: backends.Backend, other: backends.Backend, why: str) -> None:
+        """The session on `backend` goes to `other`, and so does the request (counted on `backend`)."""
+        assert self.pool is not None
+        self.pool.move(backend, other)
+        other.sessions += 1
+        backend.requests = max(backend.requests - 1, 0)
+        other.requests += 1
+        self._count("failover")
+        self._say(f"failover {backend.name}", f"balancer: {backend.name} {why}, sending to {other.name}")
+
     def _unavailable(self, data: server_hooks.ServerConnectionHookData) -> None:
         """No backend answers: connect to the balancer's own responder, which says 503 and nothing more."""
         self._count("unavailable")
-        now = time.monotonic()
-        if now - self._unavailable_said >= TABLE_DOWN_LOG_EVERY:
-            self._unavailable_said = now
-            logging.warning("balancer: no backend is reachable; answering 503")
+        self._say("unavailable", "balancer: no backend is reachable; answering 503")
         if self._responder_address is not None:
             data.server.address = self._responder_address
             data.server.tls = False  # the responder speaks plain HTTP, whatever the backends speak
 
+    async def request(self, flow: http.HTTPFlow) -> None:
+        """The body is read: send the request to its backend here, retrying a try that fails in flight."""
+        decision = self._decisions.get(flow.id)
+        if decision is None or self.upstream is None or flow.response or flow.error or not _relayable(flow.request):
+            return
+        self.in_flight[decision.backend.name] -= 1  # counted again per try, on the backend tried
+        try:
+            await self._relay(flow, decision.backend, self.upstream)
+        finally:
+            self.in_flight[decision.backend.name] += 1  # response() takes it off
+
+    async def _relay(self, flow: http.HTTPFlow, backend: backends.Backend, client: upstream.Upstream) -> None:
+        assert self.pool is not None
+        method, (head, body) = flow.request.method, _wire_request(flow.request)
+        retries, timeout = ctx.options.balance_retries, ctx.options.balance_response_timeout
+        tried: list[str] = []
+        failures: list[str] = []
+        received = False  # some backend may have received the request
+        while True:
+            tried.append(backend.name)
+            self.in_flight[backend.name] += 1
+            try:
+                answer = await client.exchange(_target(backend), head, body, method, timeout)
+            except upstream.NoResponse as failure:
+                failures.append(failure.why)
+                received |= failure.sent
+                self._try_failed(backend, failure.why)
+                if not upstream.may_retry(method, failure):
+                    gave_up = f"{method} may have been received"
+                elif len(tried) > retries:
+                    gave_up = "retries exhausted"
+                else:
+                    try:
+                        other = self.pool.place(exclude=tried)
+                    except LookupError:
+                        gave_up = "no other backend"
+                    else:
+                        self.retries[failure.why] += 1
+                        how = "failed a request in flight" if failure.sent else "unreachable"
+                        self._fail_over(backend, other, f"{how} ({failure.why})")
+                        backend = other
+                        continue
+                self.not_retried[gave_up] += 1
+                if received:
+                    self._say(f"gave up {gave_up}", f"balancer: a {method} failed on {', '.join(tried)} "
+                              f"({'; '.join(failures)}); not sent again: {gave_up}; answering 502")
+                else:
+                    self._count("unavailable")
+                    self._say("unavailable", "balancer: no backend is reachable; answering 503")
+                break
+            except upstream.BrokenResponse as e:
+                failures.append(str(e))
+                received = True
+                self.not_retried["broken response"] += 1
+                self._say(f"broken {backend.name}", f"balancer: {backend.name} broke off a response: {e}")
+                break
+            finally:
+                self.in_flight[backend.name] -= 1
+            flow.response = _as_response(answer)
+            # Who answered, for the response hook, the recorder and saved flows (not mitmproxy's connection).
+            flow.server_conn = connection.Server(address=(backend.spec.host, backend.spec.port), peername=answer.peer)
+            self._answered[flow.id] = backend
+            break
+        if flow.response is None:
+            flow.response = _own_error(502 if received else 503)
+            self._answered[flow.id] = None
+        if len(tried) > 1 or failures:
+            flow.metadata["stickyguard"].update(tried=tried, failures=failures)
+
+    def _try_failed(self, backend: backends.Backend, why: str) -> None:
+        """Passive health: a backend that refused, reset or closed on a request is down until probes say
+        otherwise. A slow answer is not a dead backend."""
+        if why != "response timeout" and self.health is not None and self.health.mark_failed(backend):
+            self._went(backend, why)
+
     def error(self, flow: http.HTTPFlow) -> None:
+        self._answered.pop(flow.id, None)
         decision = self._decisions.pop(flow.id, None)
         if decision is not None:
             self.in_flight[decision.backend.name] -= 1
@@ -354,11 +453,12 @@ class Balancer:
         decision = self._decisions.pop(flow.id, None)
         if decision is not None:
             self.in_flight[decision.backend.name] -= 1
+        relayed, answered = flow.id in self._answered, self._answered.pop(flow.id, None)
         meta = flow.metadata.get("stickyguard")
         if self.pool is None or decision is None or meta is None or flow.response is None:
             return
-        served = self._backend_at(flow.server_conn.address)
-        meta["backend"] = served.name if served is not None else None  # None: the balancer's own 503
+        served = answered if relayed else self._backend_at(flow.server_conn.address)
+        meta["backend"] = served.name if served is not None else None  # None: the balancer's own 502/503
         self._log_access(flow, decision)
         if served is None:
             return
@@ -392,18 +492,23 @@ class Balancer:
         }
         if flow.error is not None:
             entry["error"] = "the backend connection failed"  # mitmproxy's text would name the address
+        if "failures" in meta:
+            entry["tried"], entry["failures"] = meta["tried"], meta["failures"]
         try:
             self._access_log.write(json.dumps(entry) + "\n")
         except (OSError, ValueError) as e:  # a full disk must not stop the balancing
             logging.error(f"balancer: access log: {e}")
 
     def _table_down(self, error: store.StoreUnavailable) -> None:
-        """Say it at most every TABLE_DOWN_LOG_EVERY seconds, not once per request."""
+        self._say("table down", f"balancer: the session table is unavailable ({error}); "
+                  "sessions are placed anew until it is back")
+
+    def _say(self, key: str, text: str) -> None:
+        """Log trouble at most every SAY_EVERY seconds per kind of trouble, not once per request."""
         now = time.monotonic()
-        if now - self._table_down_said >= TABLE_DOWN_LOG_EVERY:
-            self._table_down_said = now
-            logging.warning(f"balancer: the session table is unavailable ({error}); "
-                            "sessions are placed anew until it is back")
+        if now - self._said.get(key, float("-inf")) >= SAY_EVERY:
+            self._said[key] = now
+            logging.warning(text)
 
     @command.command("balance.status")
     def status(self) -> str:
@@ -435,6 +540,8 @@ class Balancer:
             } for b in backends_],
             "counts": dict(self.counts),
             "rejected": dict(self.rejected),
+            "retries": dict(self.retries),
+            "not_retried": dict(self.not_retried),
             "spread": self.pool.spread() if self.pool is not None else {"max_mean": 1.0, "jain": 1.0},
         }
 
@@ -468,6 +575,65 @@ class Balancer:
         if self.pool is None or name not in self.pool.backends:
             raise exceptions.CommandError(f"no backend named {name!r}")
         return self.pool.backends[name]
+
+
+def _relayable(request: http.Request) -> bool:
+    """What the balancer sends itself: a whole request that is not an upgrade (WebSocket, h2c)."""
+    return not request.stream and not request.trailers and "upgrade" not in request.headers \
+        and request.method != "CONNECT"
+
+
+def _wire_request(request: http.Request) -> tuple[bytes, bytes]:
+    """The request head and framed body as HTTP/1.1, the way mitmproxy's own HTTP/1 client sends it."""
+    if request.is_http2 or request.is_http3:
+        request = request.copy()
+        request.http_version = "HTTP/1.1"
+        if "Host" not in request.headers and request.authority:
+            request.headers.insert(0, "Host", request.authority)
+        request.authority = ""
+        cookies = request.headers.get_all("Cookie")
+        if len(cookies) > 1:  # only HTTP/2 allows several (RFC 9113 section 8.2.3)
+            request.headers["Cookie"] = "; ".join(cookies)
+    body = request.raw_content or b""
+    if "chunked" in request.headers.get("transfer-encoding", "").lower():
+        body = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
+    elif body and "content-length" not in request.headers:
+        request = request.copy()
+        request.headers["content-length"] = str(len(body))
+    return http1.assemble_request_head(request), body
+
+
+def _as_response(answer: upstream.Answer) -> http.Response:
+    trailers = http.Headers(answer.trailers) if answer.trailers else None
+    return http.Response(answer.http_version, answer.status, answer.reason, http.Headers(answer.headers),
+                         answer.body, trailers, answer.started, answer.ended)
+
+
+def _target(backend: backends.Backend) -> upstream.Target:
+    return upstream.Target(backend.spec.host, backend.spec.port, backend.spec.scheme == "https")
+
+
+def _own_error(status: int) -> http.Response:
+    """The balancer's own answer when no backend could: no address, port or software version in it."""
+    headers = {"content-type": "text/plain; charset=utf-8", "cache-control": "no-store"}
+    if status == 503:
+        headers["retry-after"] = "5"
+    return http.Response.make(status, ctx.options.balance_error_body.encode("utf-8"), headers)
+
+
+def _upstream_tls() -> ssl.SSLContext:
+    """TLS towards https backends, verified as mitmproxy verifies upstream servers."""
+    opts = ctx.options
+    try:
+        context = ssl.create_default_context(cafile=opts.ssl_verify_upstream_trusted_ca or None,
+                                             capath=opts.ssl_verify_upstream_trusted_confdir or None)
+    except (OSError, ssl.SSLError) as e:
+        raise exceptions.OptionsError(f"ssl_verify_upstream_trusted_ca: {e}") from e
+    if opts.ssl_insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 class _Request:

@@ -90,7 +90,12 @@ def status_table(state: dict[str, Any]) -> str:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(state["counts"].items())) or "none yet"
     spread = state["spread"]
     return (f"{table}\n\naffinity {state['kind']}; spread max/mean {spread['max_mean']:.2f}, "
-            f"Jain {spread['jain']:.3f}; decisions: {counts}\n")
+            f"Jain {spread['jain']:.3f}; decisions: {counts}\n"
+            f"retried: {_listed(state['retries'])}; failed, not retried: {_listed(state['not_retried'])}\n")
+
+
+def _listed(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
 
 
 def main(argv: list[str]) -> int:

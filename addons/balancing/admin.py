@@ -221,7 +221,7 @@ def status_page(state: dict[str, Any]) -> str:
         f"{', draining' if b['draining'] else ''}</td><td>{b['weight']}</td><td>{b['sessions']}</td>"
         f"<td>{b['requests']}</td><td>{b['in_flight']}</td><td>{b['moved_in']} / {b['moved_out']}</td></tr>"
         for b in state["backends"])
-    counts = ", ".join(f"{html.escape(k)} {v}" for k, v in sorted(state["counts"].items())) or "none yet"
+    counts = _listed(state["counts"])
     spread = state["spread"]
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta http-equiv='refresh' content='5'>"
@@ -233,4 +233,10 @@ def status_page(state: dict[str, Any]) -> str:
         f"{spread['max_mean']:.2f}, Jain {spread['jain']:.3f}.</p>"
         "<table><tr><th>Backend</th><th>Address</th><th>State</th><th>Weight</th><th>Sessions</th>"
         f"<th>Requests</th><th>In flight</th><th>Moved in / out</th></tr>{rows}</table>"
-        f"<p>Decisions: {counts}.</p><p><a href='metrics'>Prometheus metrics</a></p></body></html>\n")
+        f"<p>Decisions: {counts}.</p><p>Retried on another backend: {_listed(state['retries'])}. Failed and "
+        f"not retried: {_listed(state['not_retried'])}.</p><p><a href='metrics'>Prometheus metrics</a></p>"
+        "</body></html>\n")
+
+
+def _listed(counts: dict[str, int]) -> str:
+    return ", ".join(f"{html.escape(k)} {v}" for k, v in sorted(counts.items())) or "none"

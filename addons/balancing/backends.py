@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+from collections.abc import Collection
 from collections.abc import Iterable
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -102,9 +103,10 @@ class Pool:
     def available(self) -> list[Backend]:
         return [b for b in self.backends.values() if b.available]
 
-    def place(self) -> Backend:
-        """A backend for a new session; raises LookupError when none is up and not draining."""
-        candidates = self.available()
+    def place(self, exclude: Collection[str] = ()) -> Backend:
+        """A backend for a new session, not one named in `exclude`; raises LookupError when none is up
+        and not draining."""
+        candidates = [b for b in self.available() if b.name not in exclude] if exclude else self.available()
         if not candidates:
             raise LookupError("no backend is up and accepting new sessions")
         if self.policy == "round-robin":

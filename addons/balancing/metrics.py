@@ -1,6 +1,7 @@
 """The balancer's Prometheus metrics, read from its state when scraped (nothing is counted twice on the
 request path): requests and decisions by kind and reason, sessions, requests in flight, health and its
-transitions, moves and rejected tokens per backend. prometheus_client writes the exposition format.
+transitions, moves and rejected tokens per backend, retries and the failed requests not retried.
+prometheus_client writes the exposition format.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ class _Collector:
                                        "(tampered, forged, expired, unknown route ...).", labels=["why"])
         for why, n in sorted(state["rejected"].items()):
             rejected.add_metric([why], n)
+        retries = CounterMetricFamily("stickyguard_retries", "Requests sent to another backend after a try "
+                                      "failed before any response byte, by how it failed.", labels=["why"])
+        for why, n in sorted(state["retries"].items()):
+            retries.add_metric([why], n)
+        gave_up = CounterMetricFamily("stickyguard_gave_up", "Requests a backend failed that the balancer "
+                                      "answered with its own 502 or 503, by why it tried no further.",
+                                      labels=["why"])
+        for why, n in sorted(state["not_retried"].items()):
+            gave_up.add_metric([why], n)
         per_backend: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
             "requests": CounterMetricFamily("stickyguard_requests", "Requests sent to each backend.",
                                             labels=["backend"]),
@@ -58,6 +68,8 @@ class _Collector:
                 transitions.add_metric([b["name"], to], b["transitions"].get(to, 0))
         yield decisions
         yield rejected
+        yield retries
+        yield gave_up
         yield from per_backend.values()
         yield moves
         yield transitions

@@ -115,8 +115,8 @@ COMMON: tuple[Option, ...] = (
     Option("balance_strip_cookie", bool, True,
            "Take the balancer's own cookie out of requests sent to backends (HAProxy's indirect)."),
     Option("balance_error_body", str, DEFAULT_ERROR_BODY,
-           "Body of the 503 the balancer answers itself when no backend is reachable; it names no backend, "
-           "port or software version."),
+           "Body of the 503 (no backend reachable) or 502 (a backend failed the request and it was not sent "
+           "again) the balancer answers itself; it names no backend, port or software version."),
     Option("balance_admin", Optional[str], None,
            "Runtime API, metrics and status page (stickyguard ctl): unix:PATH (a socket only its owner may use) "
            "or 127.0.0.1:PORT (loopback, with the token in balance_admin_token_file).", check=admin_address),
@@ -125,6 +125,13 @@ COMMON: tuple[Option, ...] = (
     Option("balance_access_log", Optional[str], None,
            "Write one JSON line per request to this file: time, backend, affinity decision, status, duration; "
            "the client only as a keyed hash."),
+    Option("balance_retries", int, 2,
+           "Times a request that failed before any response byte is sent again, each time to another backend: "
+           "idempotent requests always, others only when the backend never received them. 0 leaves upstream "
+           "traffic to mitmproxy (streamed bodies, no retries).", check=between("balance_retries", 0, 10)),
+    Option("balance_response_timeout", int, 30,
+           "Seconds a backend may take to begin its response once it has the request; past that the try fails "
+           "(and is retried when it may be).", check=between("balance_response_timeout", 1, 3600)),
     Option("balance_idle_timeout", int, 1800, "Seconds a session may be idle.",
            check=positive("balance_idle_timeout")),
     Option("balance_absolute_timeout", int, 43200, "Seconds a session may last.",

@@ -10,6 +10,8 @@ STATE = {
                   "in_flight": 0, "moved_in": 0, "moved_out": 1, "transitions": {"down": 1}}],
     "counts": {"new": 3, "sticky": 6},
     "rejected": {"forged": 2},
+    "retries": {"empty response": 20},
+    "not_retried": {"POST may have been received": 1},
 }
 
 
@@ -25,3 +27,5 @@ def test_the_exposition_parses_and_says_what_the_state_holds():
     assert samples[("stickyguard_in_flight", (("backend", "app1"),))] == 1
     assert samples[("stickyguard_health_transitions_total", (("backend", "app1"), ("to", "up")))] == 1
     assert samples[("stickyguard_moves_total", (("backend", "app2"), ("direction", "out")))] == 1
+    assert samples[("stickyguard_retries_total", (("why", "empty response"),))] == 20
+    assert samples[("stickyguard_gave_up_total", (("why", "POST may have been received"),))] == 1
