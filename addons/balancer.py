@@ -32,6 +32,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import certifi
 from mitmproxy import command
 from mitmproxy import connection
 from mitmproxy import ctx
@@ -410,7 +411,8 @@ class Balancer:
                               f"({'; '.join(failures)}); not sent again: {gave_up}; answering 502")
                 else:
                     self._count("unavailable")
-                    self._say("unavailable", "balancer: no backend is reachable; answering 503")
+                    why = ", ".join(f"{name}: {f}" for name, f in zip(tried, failures, strict=True))
+                    self._say("unavailable", f"balancer: no backend is reachable ({why}); answering 503")
                 break
             except upstream.BrokenResponse as e:
                 failures.append(str(e))
@@ -622,11 +624,13 @@ def _own_error(status: int) -> http.Response:
 
 
 def _upstream_tls() -> ssl.SSLContext:
-    """TLS towards https backends, verified as mitmproxy verifies upstream servers."""
+    """TLS towards https backends, verified as mitmproxy verifies upstream servers: against its trusted CA
+    options when set, else certifi's public CAs."""
     opts = ctx.options
+    cafile, capath = opts.ssl_verify_upstream_trusted_ca, opts.ssl_verify_upstream_trusted_confdir
     try:
-        context = ssl.create_default_context(cafile=opts.ssl_verify_upstream_trusted_ca or None,
-                                             capath=opts.ssl_verify_upstream_trusted_confdir or None)
+        context = ssl.create_default_context(cafile=cafile or (None if capath else certifi.where()),
+                                             capath=capath or None)
     except (OSError, ssl.SSLError) as e:
         raise exceptions.OptionsError(f"ssl_verify_upstream_trusted_ca: {e}") from e
     if opts.ssl_insecure:

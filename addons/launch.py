@@ -80,6 +80,9 @@ def build_balance_parser() -> argparse.ArgumentParser:
         parser.add_argument(option.launcher_flag, **kwargs)
     parser.add_argument("--certs", action="append", default=[], metavar="[DOMAIN=]PEM",
                         help="serve HTTPS with this certificate and key (mitmproxy's certs option); repeatable")
+    parser.add_argument("--upstream-ca", metavar="PEM",
+                        help="trust this CA, instead of the usual public ones, for https:// backends "
+                             "(mitmproxy's ssl_verify_upstream_trusted_ca option)")
     parser.add_argument("--confdir", metavar="DIR", help="mitmproxy's configuration folder")
     return parser
 
@@ -94,6 +97,8 @@ def options_markdown() -> str:
         flag = o.launcher_flag.replace("--", "--[no-]", 1) if o.typespec is bool else o.launcher_flag
         rows.append(f"| `{o.name}` | `{flag}` | {default} | {o.full_help.replace('|', '&#124;')} |")
     rows.append("| `certs` (mitmproxy's) | `--certs [DOMAIN=]PEM` | | Serve HTTPS with this certificate and key. |")
+    rows.append("| `ssl_verify_upstream_trusted_ca` (mitmproxy's) | `--upstream-ca PEM` | | Trust this CA, instead of "
+                "the usual public ones, for https:// backends. |")
     return "\n".join(rows) + "\n"
 
 
@@ -135,6 +140,8 @@ def balance_settings(args: argparse.Namespace) -> dict:
             settings[option.name] = None if value == "" and option.typespec == Optional[str] else value
     if args.certs:
         settings["certs"] = args.certs
+    if args.upstream_ca:
+        settings["ssl_verify_upstream_trusted_ca"] = args.upstream_ca
     if args.confdir:
         settings["confdir"] = args.confdir
     return settings

@@ -355,3 +355,32 @@ def test_the_runtime_api_follows_its_option_while_running(tmp_path):
         before, after = asyncio.run(go())
     assert before["kind"] == after["kind"] == "cookie"
     assert not first.exists() and not second.exists()
+
+
+def test_what_the_balancer_sends_itself_and_what_it_leaves_to_mitmproxy():
+    plain = tutils.treq()
+    assert balancer._relayable(plain)
+    upgrade = tutils.treq(headers=[(b"host", b"x"), (b"upgrade", b"websocket"), (b"connection", b"Upgrade")])
+    streamed = tutils.treq()
+    streamed.stream = True
+    with_trailers = tutils.treq()
+    with_trailers.trailers = balancer.http.Headers(x="1")
+    assert not any(balancer._relayable(r) for r in (upgrade, streamed, with_trailers))
+
+
+def test_an_http2_request_goes_upstream_as_http1_with_host_and_one_cookie_line():
+    request = tutils.treq(http_version=b"HTTP/2.0", headers=[(b"cookie", b"a=1"), (b"cookie", b"b=2")],
+                          authority=b"shop.example", content=b"")
+    head, body = balancer._wire_request(request)
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "GET /path HTTP/1.1" and "Host: shop.example" in lines and "cookie: a=1; b=2" in lines
+    assert body == b"" and request.http_version == "HTTP/2.0"  # the flow's own request is left alone
+
+
+def test_a_request_body_is_framed_as_its_headers_say():
+    chunked = tutils.treq(method=b"POST", headers=[(b"host", b"x"), (b"transfer-encoding", b"chunked")],
+                          content=b"hello")
+    assert balancer._wire_request(chunked)[1] == b"5\r\nhello\r\n0\r\n\r\n"
+    unframed = tutils.treq(method=b"POST", headers=[(b"host", b"x")], content=b"hello")
+    head, body = balancer._wire_request(unframed)
+    assert b"content-length: 5\r\n" in head and body == b"hello"

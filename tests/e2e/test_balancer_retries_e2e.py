@@ -127,3 +127,43 @@ def test_a_backend_killed_holding_requests_loses_no_get_and_replays_no_post(name
     assert "balancer: slow failed a request in flight (" in err
     assert "not sent again: POST may have been received; answering 502" in err
     assert "Traceback" not in err
+
+
+def test_https_backends_are_verified_as_mitmproxy_verifies_upstreams(named_backends, tmp_path):  # noqa: F811
+    import ssl
+
+    from tests.e2e.test_balancer_e2e import _self_signed_pem
+
+    pem = _self_signed_pem(tmp_path / "backend.pem")
+    srv = named_backends["app1"]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem)
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)  # app1 now speaks TLS only
+
+    def launch(*extra):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "stickyguard.addons.launch", "balance", "--listen",
+                                 f"127.0.0.1:{port}", "--secret-file", str(tmp_path / "secret"), "--confdir",
+                                 str(tmp_path / "conf"), "--health", "", "--backend",
+                                 f"app1=https://127.0.0.1:{srv.server_address[1]}", *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        from tests.e2e.conftest import wait_for_port
+        wait_for_port(port, proc)
+        return port, proc
+
+    port, proc = launch("--upstream-ca", str(pem))
+    try:
+        answers: list = []
+        _request(port, "POST", answers, b"z" * 5000)
+        assert answers[0][0] == 200 and answers[0][1] == "app1 5000"
+    finally:
+        _stop(proc)
+    port, proc = launch()  # the backend's CA is not trusted: no connection, the balancer's own 503
+    try:
+        answers = []
+        _request(port, "GET", answers)
+        assert answers[0][0] == 503
+    finally:
+        err = _stop(proc)
+    assert "balancer: no backend is reachable (app1: TLS handshake failed (CERTIFICATE_VERIFY_FAILED)); " \
+           "answering 503" in err
