@@ -51,6 +51,7 @@ except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on
 from stickyguard.addons.balancing import admin
 from stickyguard.addons.balancing import affinity
 from stickyguard.addons.balancing import backends
+from stickyguard.addons.balancing import clients
 from stickyguard.addons.balancing import forwarding
 from stickyguard.addons.balancing import health
 from stickyguard.addons.balancing import metrics
@@ -64,9 +65,9 @@ from stickyguard.audit import api as audit_api
 from stickyguard.audit import clock
 
 # The last check before connecting: one TCP connect, bounded (mitmproxy has no connect timeout).
-CONNECT_PROBE = health.CheckSpec("tcp", "", interval=0, timeout=0.5, rise=1, fall=1)
-CONNECT_TIMEOUT = 2.5  # seconds for the balancer's own upstream connections: covers one lost SYN (resent at 1 s)
+CONNECT_PROBE = health.CheckSpec("connect", "", interval=0, timeout=0.5, rise=1, fall=1)
 SAY_EVERY = 10.0  # seconds between two log lines about the same ongoing trouble
+WAITING_LIMIT = 10_000  # client connections between requests; past it the longest-waiting is closed
 REQUEST_HEAD_LIMIT = 64 * 1024  # what the error responder reads of a request before it answers
 
 
@@ -94,6 +95,8 @@ class Balancer:
         self._admin: admin.AdminServer | None = None
         self._access_log: Any = None
         self._client_key = b""
+        self.waiting = clients.Waiting(30, WAITING_LIMIT)  # client connections and their header deadlines
+        self.closed_clients: Counter[str] = Counter()  # why client connections were closed
 
     def load(self, loader) -> None:
         for option in OPTIONS:
@@ -136,6 +139,7 @@ class Balancer:
         self.counts = {}
         self._client_key = keys[0]  # the secret file is read once per configuration
         self._set_upstream(pool, opts.balance_retries)
+        self.waiting.timeout = opts.balance_client_timeout
         self._open_access_log(opts.balance_access_log)
         if "balance_admin" in updated and self._health_task is not None:
             self._restart_admin(opts.balance_admin)  # `:set balance_admin=...` while the proxy runs
@@ -147,7 +151,7 @@ class Balancer:
         self.upstream = None
         if retries:
             tls = any(b.spec.scheme == "https" for b in pool.backends.values())
-            self.upstream = upstream.Upstream(CONNECT_TIMEOUT, _upstream_tls() if tls else None)
+            self.upstream = upstream.Upstream(_upstream_tls() if tls else None)
 
     def _restart_admin(self, where: str | None) -> None:
         if self._admin is not None:
@@ -192,6 +196,7 @@ class Balancer:
         if self._health_task is None:
             loop = asyncio.get_running_loop()
             self._health_task = loop.create_task(self._probe_loop())
+            loop.create_task(self._housekeeping())
             loop.create_task(self._start_responder())
             if ctx.options.balance_admin:
                 loop.create_task(self._start_admin(ctx.options.balance_admin))
@@ -248,6 +253,44 @@ class Balancer:
             except asyncio.TimeoutError:
                 pass
 
+    async def _housekeeping(self) -> None:
+        """Once a second: close the client connections past their deadline for a request's headers, and
+        purge expired sessions from the session table when its turn comes."""
+        purged_at = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for cid in self.waiting.overdue(now):
+                self._close_client(cid, "no request within balance_client_timeout")
+            table = getattr(self.strategy, "store", None)
+            every = getattr(table, "purge_every", None)
+            if table is not None and every is not None and now - purged_at >= every:
+                purged_at = now
+                try:
+                    await table.purge()
+                except store.StoreUnavailable as e:
+                    self._table_down(e)
+            try:
+                await asyncio.wait_for(self._stop.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+
+    def client_connected(self, client: connection.Client) -> None:
+        for cid in self.waiting.connected(client.id, time.monotonic()):
+            self._close_client(cid, "too many clients waiting")
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self.waiting.gone(client.id)
+
+    def _close_client(self, cid: str, why: str) -> None:
+        """Close a client connection the way mitmproxy closes an inactive one (its proxyserver holds them)."""
+        server = ctx.master.addons.get("proxyserver")
+        handler = getattr(server, "connections", {}).get(cid)
+        if handler is None:
+            return
+        self.closed_clients[why] += 1
+        self._say(f"closed {why}", f"balancer: closing client connections: {why}")
+        asyncio.get_running_loop().create_task(handler.on_timeout())
+
     def _went(self, backend: backends.Backend, why: str) -> None:
         """A backend changed state: logged once and counted (balance.status, /metrics)."""
         state = "up" if backend.up else "down"
@@ -270,6 +313,7 @@ class Balancer:
         self.counts[reason] = self.counts.get(reason, 0) + 1
 
     async def requestheaders(self, flow: http.HTTPFlow) -> None:
+        self.waiting.started(flow.client_conn.id)
         if self.pool is None or self.strategy is None or flow.response or flow.error:
             return
         try:
@@ -377,7 +421,10 @@ class Balancer:
     async def _relay(self, flow: http.HTTPFlow, backend: backends.Backend, client: upstream.Upstream) -> None:
         assert self.pool is not None
         method, (head, body) = flow.request.method, _wire_request(flow.request)
-        retries, timeout = ctx.options.balance_retries, ctx.options.balance_response_timeout
+        opts = ctx.options
+        retries = opts.balance_retries
+        timeouts = upstream.Timeouts(opts.balance_connect_timeout, opts.balance_response_timeout,
+                                     opts.balance_read_timeout)
         tried: list[str] = []
         failures: list[str] = []
         received = False  # some backend may have received the request
@@ -385,11 +432,11 @@ class Balancer:
             tried.append(backend.name)
             self.in_flight[backend.name] += 1
             try:
-                answer = await client.exchange(_target(backend), head, body, method, timeout)
+                answer = await client.exchange(_target(backend), head, body, method, timeouts)
             except upstream.NoResponse as failure:
                 failures.append(failure.why)
                 received |= failure.sent
-                self._try_failed(backend, failure.why)
+                self._backend_failed(backend, failure.why)
                 if not upstream.may_retry(method, failure):
                     gave_up = f"{method} may have been received"
                 elif len(tried) > retries:
@@ -417,6 +464,7 @@ class Balancer:
             except upstream.BrokenResponse as e:
                 failures.append(str(e))
                 received = True
+                self._request_done(backend, False, str(e))
                 self.not_retried["broken response"] += 1
                 self._say(f"broken {backend.name}", f"balancer: {backend.name} broke off a response: {e}")
                 break
@@ -433,13 +481,20 @@ class Balancer:
         if len(tried) > 1 or failures:
             flow.metadata["stickyguard"].update(tried=tried, failures=failures)
 
-    def _try_failed(self, backend: backends.Backend, why: str) -> None:
-        """Passive health: a backend that refused, reset or closed on a request is down until probes say
-        otherwise. A slow answer is not a dead backend."""
-        if why != "response timeout" and self.health is not None and self.health.mark_failed(backend):
+    def _backend_failed(self, backend: backends.Backend, why: str) -> None:
+        """Passive health: a backend that refused, reset or closed on a request is down at once, until
+        probes say otherwise; one that is slow or answers something that is not HTTP counts a failure."""
+        if why in ("response timeout", "not an HTTP response"):
+            self._request_done(backend, False, why)
+        elif self.health is not None and self.health.mark_failed(backend):
             self._went(backend, why)
 
+    def _request_done(self, backend: backends.Backend, ok: bool, why: str = "") -> None:
+        if self.health is not None and self.health.request_done(backend, ok):
+            self._went(backend, f"{self.health.spec.fall} failed requests in a row, the last: {why}")
+
     def error(self, flow: http.HTTPFlow) -> None:
+        self.waiting.finished(flow.client_conn.id, time.monotonic())
         self._answered.pop(flow.id, None)
         decision = self._decisions.pop(flow.id, None)
         if decision is not None:
@@ -452,6 +507,8 @@ class Balancer:
             self._went(backend, "a connection failed")
 
     async def response(self, flow: http.HTTPFlow) -> None:
+        if flow.response is None or flow.response.status_code != 101:  # an upgraded connection has no deadline
+            self.waiting.finished(flow.client_conn.id, time.monotonic())
         decision = self._decisions.pop(flow.id, None)
         if decision is not None:
             self.in_flight[decision.backend.name] -= 1
@@ -461,6 +518,9 @@ class Balancer:
             return
         served = answered if relayed else self._backend_at(flow.server_conn.address)
         meta["backend"] = served.name if served is not None else None  # None: the balancer's own 502/503
+        if served is not None:
+            status = flow.response.status_code
+            self._request_done(served, not health.failed_answer(status), f"answered {status}")
         self._log_access(flow, decision)
         if served is None:
             return
@@ -543,6 +603,10 @@ class Balancer:
             "counts": dict(self.counts),
             "rejected": dict(self.rejected),
             "retries": dict(self.retries),
+            "clients_waiting": len(self.waiting),
+            "table_entries": len(table) if isinstance(table := getattr(self.strategy, "store", None),
+                                                       store.MemoryStore) else None,
+            "clients_closed": dict(self.closed_clients),
             "not_retried": dict(self.not_retried),
             "spread": self.pool.spread() if self.pool is not None else {"max_mean": 1.0, "jain": 1.0},
         }

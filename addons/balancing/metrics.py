@@ -43,6 +43,16 @@ class _Collector:
                                       labels=["why"])
         for why, n in sorted(state["not_retried"].items()):
             gave_up.add_metric([why], n)
+        if state.get("table_entries") is not None:
+            yield GaugeMetricFamily("stickyguard_session_table_entries", "Entries in the in-memory session table "
+                                    "(expired ones are purged every second).", value=state["table_entries"])
+        waiting = GaugeMetricFamily("stickyguard_clients_waiting", "Client connections between two requests.")
+        waiting.add_metric([], state["clients_waiting"])
+        closed = CounterMetricFamily("stickyguard_clients_closed", "Client connections the balancer closed, by "
+                                     "why (no request within the client timeout, too many waiting).",
+                                     labels=["why"])
+        for why, n in sorted(state["clients_closed"].items()):
+            closed.add_metric([why], n)
         per_backend: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
             "requests": CounterMetricFamily("stickyguard_requests", "Requests sent to each backend.",
                                             labels=["backend"]),
@@ -70,6 +80,8 @@ class _Collector:
         yield rejected
         yield retries
         yield gave_up
+        yield waiting
+        yield closed
         yield from per_backend.values()
         yield moves
         yield transitions

@@ -107,8 +107,10 @@ COMMON: tuple[Option, ...] = (
            "How new sessions are placed: p2c takes the less loaded of two backends picked by weight.",
            choices=backends.POLICIES),
     Option("balance_health", Optional[str], "tcp",
-           "Active health check: tcp or http:/PATH, with ,interval=2,timeout=0.5,rise=2,fall=3 (seconds, the "
-           "defaults); empty turns it off."),
+           "Health checks: tcp (connect, and any HTTP answer to HEAD /), http:/PATH (an answer below 500) or "
+           "connect (a connection only), with ,interval=2,timeout=0.5,rise=2,fall=3 (seconds, the defaults). "
+           "`fall` failed requests in a row in real traffic (a 5xx, a timeout, an answer that is not HTTP) also "
+           "take a backend down. Empty turns both off."),
     Option("balance_forwarded", bool, True,
            "Add X-Forwarded-For, -Proto and -Host to requests sent to backends (a chain the client sent is "
            "extended only from a trusted proxy, else replaced)."),
@@ -129,9 +131,19 @@ COMMON: tuple[Option, ...] = (
            "Times a request that failed before any response byte is sent again, each time to another backend: "
            "idempotent requests always, others only when the backend never received them. 0 leaves upstream "
            "traffic to mitmproxy (streamed bodies, no retries).", check=between("balance_retries", 0, 10)),
+    Option("balance_connect_timeout", int, 3,
+           "Seconds to open a connection to a backend (a lost SYN is sent again after 1 s).",
+           check=between("balance_connect_timeout", 1, 60)),
     Option("balance_response_timeout", int, 30,
            "Seconds a backend may take to begin its response once it has the request; past that the try fails "
            "(and is retried when it may be).", check=between("balance_response_timeout", 1, 3600)),
+    Option("balance_read_timeout", int, 30,
+           "Seconds a backend may go silent in the middle of a response before the balancer gives up on it.",
+           check=between("balance_read_timeout", 1, 3600)),
+    Option("balance_client_timeout", int, 30,
+           "Seconds a client has to send a request's headers, counted from its connection or its previous "
+           "response: a half-sent request or an idle keep-alive connection is closed after it.",
+           check=between("balance_client_timeout", 1, 3600)),
     Option("balance_idle_timeout", int, 1800, "Seconds a session may be idle.",
            check=positive("balance_idle_timeout")),
     Option("balance_absolute_timeout", int, 43200, "Seconds a session may last.",

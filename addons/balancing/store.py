@@ -4,7 +4,14 @@
 (shared by several proxy processes). Every method is a coroutine so a hook never blocks the event
 loop: SQLite work runs in a worker thread, Redis uses its asyncio client. Keys are
 what the caller chose (the affinity code stores keyed hashes, never raw session ids). Entries
-expire at an absolute time; reads of an expired entry find nothing. Plain logic, no mitmproxy.
+expire at an absolute time; reads of an expired entry find nothing, and `purge` (which the balancer
+calls in the background) removes them, so memory stays flat once sessions expire.
+
+A table outside the process (SQLite, Redis) answers within a short timeout or not at all: after a
+failure it is not asked again for COOL_DOWN seconds, so a frozen Redis costs one timeout per
+COOL_DOWN instead of one per request (the caller places the session without the table and counts
+it). A Redis command that fails on a stale pooled connection (Redis restarted) is retried once on a
+fresh one. Plain logic, no mitmproxy.
 """
 
 from __future__ import annotations
@@ -15,8 +22,15 @@ import re
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Awaitable
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+COOL_DOWN = 1.0  # seconds a table that failed is not asked
+DEFAULT_TIMEOUT = 0.25  # seconds a call may take
+PURGE_BATCH = 10_000  # expired entries a memory purge removes at once (the event loop stays responsive)
 
 _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@")
 
@@ -36,9 +50,14 @@ class StoreUnavailable(Exception):
 
 
 class MemoryStore:
+    purge_every = 1.0  # seconds
+
     def __init__(self, clock: Callable[[], float] = time.time):
         self.clock = clock
-        self._data: dict[str, tuple[str, float]] = {}
+        self._data: OrderedDict[str, tuple[str, float]] = OrderedDict()  # least recently set first
+
+    def __len__(self) -> int:
+        return len(self._data)
 
     async def get(self, key: str) -> str | None:
         entry = self._data.get(key)
@@ -51,20 +70,59 @@ class MemoryStore:
 
     async def set(self, key: str, value: str, ttl: float) -> None:
         self._data[key] = (value, self.clock() + ttl)
+        self._data.move_to_end(key)
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+
+    async def purge(self) -> int:
+        """Remove expired entries from the least recently set end, up to PURGE_BATCH. Entries set with a
+        shorter lifetime than those before them wait their turn, at most the longest lifetime."""
+        now, removed = self.clock(), 0
+        while self._data and removed < PURGE_BATCH:
+            key, (_, expires) = next(iter(self._data.items()))
+            if expires > now:
+                break
+            del self._data[key]
+            removed += 1
+        return removed
 
     async def close(self) -> None:
         self._data.clear()
 
 
-class SqliteStore:
+class _Bounded:
+    """Calls to a table outside the process: each bounded by `timeout`; after a failure, none for COOL_DOWN."""
+
+    timeout = DEFAULT_TIMEOUT
+    _down_until = 0.0
+    _down_why = ""
+
+    async def _bounded(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        if time.monotonic() < self._down_until:
+            raise StoreUnavailable(f"{self._down_why} (not asked again for {COOL_DOWN:g} s)")
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await call()
+        except TimeoutError:
+            self._trip(f"{what}: no answer within {self.timeout * 1000:.0f} ms")
+        except StoreUnavailable as e:
+            self._trip(str(e))
+
+    def _trip(self, why: str) -> None:
+        self._down_until, self._down_why = time.monotonic() + COOL_DOWN, why
+        raise StoreUnavailable(why)
+
+
+class SqliteStore(_Bounded):
     """One table, written from a worker thread; a restarted proxy finds its sessions again."""
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time):
+    purge_every = 30.0  # seconds
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time, timeout: float = DEFAULT_TIMEOUT):
         self.path = Path(path)
         self.clock = clock
+        self.timeout = timeout
         self._lock = threading.Lock()
         private_folder(self.path.parent)
         if not self.path.exists():
@@ -80,50 +138,76 @@ class SqliteStore:
             except sqlite3.Error as e:
                 raise StoreUnavailable(f"sqlite {self.path}: {e}") from e
 
+    def _sql(self, sql: str, args: tuple) -> Awaitable[list[tuple]]:
+        return self._bounded(f"sqlite {self.path}", lambda: asyncio.to_thread(self._run, sql, args))
+
     async def get(self, key: str) -> str | None:
-        rows = await asyncio.to_thread(self._run, "SELECT value FROM sessions WHERE key = ? AND expires > ?",
-                                       (key, self.clock()))
+        rows = await self._sql("SELECT value FROM sessions WHERE key = ? AND expires > ?", (key, self.clock()))
         return rows[0][0] if rows else None
 
     async def set(self, key: str, value: str, ttl: float) -> None:
-        await asyncio.to_thread(self._run, "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)",
-                                (key, value, self.clock() + ttl))
+        await self._sql("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", (key, value, self.clock() + ttl))
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self._run, "DELETE FROM sessions WHERE key = ?", (key,))
+        await self._sql("DELETE FROM sessions WHERE key = ?", (key,))
+
+    async def purge(self) -> int:
+        return await asyncio.to_thread(self._purge, self.clock())
+
+    def _purge(self, now: float) -> int:
+        with self._lock:
+            try:
+                return self._db.execute("DELETE FROM sessions WHERE expires <= ?", (now,)).rowcount
+            except sqlite3.Error as e:
+                raise StoreUnavailable(f"sqlite {self.path}: {e}") from e
 
     async def close(self) -> None:
         await asyncio.to_thread(self._run, "DELETE FROM sessions WHERE expires <= ?", (self.clock(),))
         self._db.close()
 
 
-class RedisStore:
+class RedisStore(_Bounded):
     """A table several proxy processes share, so a fleet of balancers routes every session the
     same way. redis.asyncio keeps the event loop free; Redis expires the entries itself."""
 
-    def __init__(self, url: str):
+    purge_every = None  # Redis expires entries itself
+
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT):
         import redis.asyncio
+        import redis.backoff
         import redis.exceptions
+        from redis.asyncio.retry import Retry
 
         self.url = url
-        self._redis = redis.asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.timeout = timeout
+        # One retry, at once, on a fresh connection when a pooled one turns out dead (Redis restarted);
+        # a timeout is not retried (the table is slow, not gone: the caller goes on without it).
+        retry = Retry(redis.backoff.NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
+        self._redis = redis.asyncio.Redis.from_url(url, socket_timeout=max(timeout, 0.1),
+                                                   socket_connect_timeout=max(timeout, 0.1), retry=retry)
         self._failures = (redis.exceptions.RedisError, OSError)
 
     async def get(self, key: str) -> str | None:
-        value = await self._call(self._redis.get(key))
+        value = await self._call(lambda: self._redis.get(key))
         return value.decode() if value is not None else None
 
     async def set(self, key: str, value: str, ttl: float) -> None:
-        await self._call(self._redis.set(key, value, px=max(int(ttl * 1000), 1)))
+        await self._call(lambda: self._redis.set(key, value, px=max(int(ttl * 1000), 1)))
 
     async def delete(self, key: str) -> None:
-        await self._call(self._redis.delete(key))
+        await self._call(lambda: self._redis.delete(key))
 
-    async def _call(self, pending):
+    async def _call(self, command: Callable[[], Awaitable[Any]]) -> Any:
+        return await self._bounded(f"redis {masked(self.url)}", lambda: self._checked(command))
+
+    async def _checked(self, command: Callable[[], Awaitable[Any]]) -> Any:
         try:
-            return await pending
+            return await command()
         except self._failures as e:
             raise StoreUnavailable(f"redis {masked(self.url)}: {masked(str(e))}") from e
+
+    async def purge(self) -> int:
+        return 0
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -132,18 +216,18 @@ class RedisStore:
 Store = MemoryStore | SqliteStore | RedisStore
 
 
-def open_store(spec: str, clock: Callable[[], float] = time.time) -> Store:
+def open_store(spec: str, clock: Callable[[], float] = time.time, timeout: float = DEFAULT_TIMEOUT) -> Store:
     """`memory`, `sqlite:PATH` or `redis://HOST:PORT/DB`; raises ValueError naming what is wrong."""
     if spec == "memory":
         return MemoryStore(clock)
     if spec.startswith(("redis://", "rediss://", "unix://")):
         try:
-            return RedisStore(spec)
+            return RedisStore(spec, timeout)
         except ValueError as e:
             raise ValueError(f"cannot use {masked(spec)}: {masked(str(e))}") from None
     if spec.startswith("sqlite:") and len(spec) > len("sqlite:"):
         try:
-            return SqliteStore(Path(spec[len("sqlite:"):]).expanduser(), clock)
+            return SqliteStore(Path(spec[len("sqlite:"):]).expanduser(), clock, timeout)
         except (OSError, sqlite3.Error) as e:
             raise ValueError(f"cannot open {spec}: {e}") from None
     raise ValueError(f"not a session store: {masked(spec)!r} (memory, sqlite:PATH or redis://HOST:PORT/DB)")

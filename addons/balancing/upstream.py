@@ -8,8 +8,10 @@ response; a failure before any response byte arrived is then the balancer's to r
 - Connections are pooled per backend (most recently used first; idle ones closed after IDLE_FOR
   seconds or when the backend has closed them).
 - A failure says whether the backend may have received the request (`sent`): a refused or timed-out
-  connect did not; a reset, an empty answer or a response timeout after sending may have. RFC 9110
-  section 9.2.2: only idempotent requests may be sent again when they may have been received.
+  connect did not; a reset, an empty answer, an answer that is not HTTP at all (HAProxy's
+  junk-response) or a response timeout after sending may have. RFC 9110 section 9.2.2: only
+  idempotent requests may be sent again when they may have been received. A response that breaks
+  off after its status line (or goes silent longer than the read timeout) is not retried.
 - A reused connection that fails before any response byte is the usual keep-alive race (the backend
   closed it while idle): an idempotent request is tried once more on a fresh connection to the same
   backend before anything counts as a failure.
@@ -25,6 +27,7 @@ import dataclasses
 import os
 import ssl
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})  # RFC 9110 section 9.2.2
@@ -32,6 +35,13 @@ IDLE_FOR = 15.0  # seconds a pooled connection may wait; common backend keep-ali
 MAX_IDLE = 64  # pooled connections kept per backend
 HEAD_LIMIT = 256 * 1024  # a response head longer than this is refused
 READ_CHUNK = 256 * 1024
+STALE = frozenset({"connection reset by peer", "empty response", "broken pipe"})  # how a closed idle one fails
+
+
+class Timeouts(NamedTuple):
+    connect: float  # to open a connection
+    response: float  # from the request sent to the first response byte
+    read: float  # the longest silence in the middle of a response
 
 
 class Target(NamedTuple):
@@ -87,24 +97,22 @@ class _Connection:
 class Upstream:
     """Pooled HTTP/1.1 exchanges with backends."""
 
-    def __init__(self, connect_timeout: float, tls_context: ssl.SSLContext | None = None):
-        self.connect_timeout = connect_timeout
+    def __init__(self, tls_context: ssl.SSLContext | None = None):
         self.tls_context = tls_context
         self._idle: dict[Target, list[_Connection]] = {}
 
-    async def exchange(self, target: Target, head: bytes, body: bytes, method: str,
-                       response_timeout: float | None) -> Answer:
+    async def exchange(self, target: Target, head: bytes, body: bytes, method: str, timeouts: Timeouts) -> Answer:
         """Send one request (head and framed body) and read its whole response."""
         pooled = self._take(target)
         if pooled is not None:
             try:
-                return await self._over(pooled, target, head, body, method, response_timeout)
+                return await self._over(pooled, target, head, body, method, timeouts)
             except NoResponse as e:
-                if e.why == "response timeout" or method.upper() not in IDEMPOTENT:
+                if e.why not in STALE or method.upper() not in IDEMPOTENT:
                     raise
                 # the keep-alive race: the backend closed this connection while it was idle
-        connection = await self._connect(target)
-        return await self._over(connection, target, head, body, method, response_timeout)
+        connection = await self._connect(target, timeouts.connect)
+        return await self._over(connection, target, head, body, method, timeouts)
 
     def close(self) -> None:
         for connections in self._idle.values():
@@ -128,10 +136,10 @@ class Upstream:
         connection.idle_since = time.monotonic()
         connections.append(connection)
 
-    async def _connect(self, target: Target) -> _Connection:
+    async def _connect(self, target: Target, timeout: float) -> _Connection:
         tls = self.tls_context if target.tls else None
         try:
-            async with asyncio.timeout(self.connect_timeout):
+            async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
                     target.host, target.port, ssl=tls, server_hostname=target.host if tls else None,
                     limit=HEAD_LIMIT)
@@ -144,22 +152,29 @@ class Upstream:
         return _Connection(reader, writer)
 
     async def _over(self, c: _Connection, target: Target, head: bytes, body: bytes, method: str,
-                    response_timeout: float | None) -> Answer:
+                    timeouts: Timeouts) -> Answer:
         try:
             c.writer.write(head + body if len(body) < READ_CHUNK else head)
             if len(body) >= READ_CHUNK:
                 c.writer.write(body)
             await c.writer.drain()
             started = time.time()
-            async with asyncio.timeout(response_timeout):
-                status_line = await _first_line(c.reader)
-            read = await _read_response(c.reader, status_line, method, started)
-        except NoResponse:
+            try:
+                async with asyncio.timeout(timeouts.response):
+                    status_line = await _first_line(c.reader)
+            except TimeoutError:
+                raise NoResponse("response timeout", sent=True) from None
+            try:
+                async with asyncio.timeout(timeouts.read) as deadline:
+                    read = await _read_response(c.reader, status_line, method, started,
+                                                lambda: deadline.reschedule(asyncio.get_running_loop().time()
+                                                                            + timeouts.read))
+            except TimeoutError:
+                raise BrokenResponse(f"the backend went silent for {timeouts.read:g} s in the middle of its "
+                                     "response") from None
+        except (NoResponse, BrokenResponse):
             c.close()
             raise
-        except TimeoutError:
-            c.close()
-            raise NoResponse("response timeout", sent=True) from None
         except OSError as e:
             c.close()
             raise NoResponse(_os_error(e, "connection reset"), sent=True) from None
@@ -203,7 +218,8 @@ class _Read(NamedTuple):
     keep_alive: bool
 
 
-async def _read_response(reader: asyncio.StreamReader, status_line: bytes, method: str, started: float) -> _Read:
+async def _read_response(reader: asyncio.StreamReader, status_line: bytes, method: str, started: float,
+                         progress: Callable[[], None]) -> _Read:
     while True:
         version, status, reason = _status(status_line)
         headers = await _header_lines(reader)
@@ -225,16 +241,16 @@ async def _read_response(reader: asyncio.StreamReader, status_line: bytes, metho
             raise ValueError("both Content-Length and Transfer-Encoding")
         codings = _tokens(fields[b"transfer-encoding"])
         if codings and codings[-1] == b"chunked":
-            body, trailers = await _chunked(reader)
+            body, trailers = await _chunked(reader, progress)
         else:
-            body, keep_alive = await reader.read(-1), False
+            body, keep_alive = await _until_close(reader, progress), False
     elif b"content-length" in fields:
         lengths = {v.strip() for v in b",".join(fields[b"content-length"]).split(b",")}
         if len(lengths) != 1 or not next(iter(lengths)).isdigit():
             raise ValueError("bad Content-Length")
-        body = await reader.readexactly(int(next(iter(lengths))))
+        body = await _exactly(reader, int(next(iter(lengths))), progress)
     else:
-        body, keep_alive = await reader.read(-1), False
+        body, keep_alive = await _until_close(reader, progress), False
     answer = Answer(version, status, reason, headers, body, trailers, started, time.time(), ("", 0))
     return _Read(answer, keep_alive)
 
@@ -242,7 +258,8 @@ async def _read_response(reader: asyncio.StreamReader, status_line: bytes, metho
 def _status(line: bytes) -> tuple[bytes, int, bytes]:
     parts = line.rstrip(b"\r\n").split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit():
-        raise ValueError(f"bad status line {line[:80]!r}")
+        # Not HTTP at all (HAProxy's retry-on junk-response): nothing usable arrived.
+        raise NoResponse("not an HTTP response", sent=True)
     return parts[0], int(parts[1]), parts[2] if len(parts) == 3 else b""
 
 
@@ -269,7 +286,27 @@ def _tokens(values: list[bytes]) -> list[bytes]:
     return [t.strip().lower() for v in values for t in v.split(b",") if t.strip()]
 
 
-async def _chunked(reader: asyncio.StreamReader) -> tuple[bytes, list[tuple[bytes, bytes]] | None]:
+async def _exactly(reader: asyncio.StreamReader, size: int, progress: Callable[[], None]) -> bytes:
+    if size <= READ_CHUNK:
+        return await reader.readexactly(size)
+    parts = []
+    while size > 0:
+        parts.append(await reader.readexactly(min(size, READ_CHUNK)))
+        size -= len(parts[-1])
+        progress()
+    return b"".join(parts)
+
+
+async def _until_close(reader: asyncio.StreamReader, progress: Callable[[], None]) -> bytes:
+    parts = []
+    while chunk := await reader.read(READ_CHUNK):
+        parts.append(chunk)
+        progress()
+    return b"".join(parts)
+
+
+async def _chunked(reader: asyncio.StreamReader, progress: Callable[[], None]) -> tuple[bytes,
+                                                                                      list[tuple[bytes, bytes]] | None]:
     parts = []
     while True:
         size_line = await reader.readline()
@@ -278,7 +315,8 @@ async def _chunked(reader: asyncio.StreamReader) -> tuple[bytes, list[tuple[byte
         size = int(size_line.split(b";", 1)[0].strip(), 16)
         if size == 0:
             break
-        parts.append(await reader.readexactly(size))
+        parts.append(await _exactly(reader, size, progress))
+        progress()
         if await reader.readexactly(2) != b"\r\n":
             raise ValueError("bad chunk framing")
     trailers = await _header_lines(reader)

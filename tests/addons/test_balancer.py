@@ -244,7 +244,7 @@ def test_health_checks_follow_a_reconfiguration_and_bring_a_revived_backend_back
     with taddons.context(addon) as tctx:
         tctx.configure(addon, balance_backends=[f"a=http://127.0.0.1:{port}",
                                                 f"b=http://127.0.0.1:{live.getsockname()[1]}"],
-                       balance_secret=SECRET, balance_health="tcp,interval=0.05,timeout=0.2,rise=1,fall=1",
+                       balance_secret=SECRET, balance_health="connect,interval=0.05,timeout=0.2,rise=1,fall=1",
                        balance_secret_file=str(tmp_path / "secret"))
 
         async def go():
@@ -264,8 +264,8 @@ def test_health_checks_follow_a_reconfiguration_and_bring_a_revived_backend_back
                 revived.close()
         assert asyncio.run(go())
     live.close()
-    assert "balancer: a is down (1 failed tcp probes)" in caplog.text
-    assert "balancer: a is up (1 good tcp probes)" in caplog.text
+    assert "balancer: a is down (1 failed connect probes)" in caplog.text
+    assert "balancer: a is up (1 good connect probes)" in caplog.text
 
 
 def test_the_request_reaches_the_backend_without_the_balancers_cookie_and_with_x_forwarded(lb):

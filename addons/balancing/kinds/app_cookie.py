@@ -20,6 +20,7 @@ from stickyguard.addons.balancing.affinity import placed
 from stickyguard.addons.balancing.backends import Backend
 from stickyguard.addons.balancing.backends import Pool
 from stickyguard.addons.balancing.options import Option
+from stickyguard.addons.balancing.options import between
 
 
 class AppCookieAffinity:
@@ -29,6 +30,10 @@ class AppCookieAffinity:
         Option("balance_store", str, "memory",
                "Session table for app-cookie: memory, sqlite:PATH (survives restarts) or redis://HOST:PORT/DB "
                "(shared by several proxies).", metavar="memory|sqlite:PATH|redis://HOST:PORT/DB"),
+        Option("balance_store_timeout_ms", int, 250,
+               "Milliseconds a call to an SQLite or Redis table may take; past that (or after an error) the "
+               "request is placed without the table, counted, and the table is left alone for a second.",
+               check=between("balance_store_timeout_ms", 10, 10_000)),
     )
     demo: ClassVar[Demo] = Demo()
 
@@ -43,8 +48,12 @@ class AppCookieAffinity:
     @classmethod
     def build(cls, setup: Setup) -> AppCookieAffinity:
         o = setup.options
-        return cls(setup.pool, store_mod.open_store(o["balance_store"]), o["balance_app_cookie"], setup.secrets[0],
-                   o["balance_idle_timeout"])
+        table = store_mod.open_store(o["balance_store"], timeout=o["balance_store_timeout_ms"] / 1000)
+        return cls(setup.pool, table, o["balance_app_cookie"], setup.secrets[0], o["balance_idle_timeout"])
+
+    async def purge(self) -> int:
+        """Expired entries out of the table (the balancer calls it every `store.purge_every` seconds)."""
+        return await self.store.purge()
 
     def key(self, value: str) -> str:
         return "app:" + hmac.new(self.secret, value.encode(), hashlib.sha256).hexdigest()[:32]

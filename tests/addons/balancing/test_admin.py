@@ -16,7 +16,7 @@ class FakeControls:
         return {"kind": "cookie", "backends": [{"name": "app1", "address": "http://10.0.0.1:80", "up": True,
                 "draining": "app1" in self.drained, "weight": self.weights.get("app1", 1), "sessions": 1,
                 "requests": 2, "in_flight": 0, "moved_in": 0, "moved_out": 0, "transitions": {}}],
-                "counts": {"new": 1}, "rejected": {}, "retries": {}, "not_retried": {}, "spread": {"max_mean": 1.0, "jain": 1.0}}
+                "counts": {"new": 1}, "rejected": {}, "retries": {}, "not_retried": {}, "clients_waiting": 0, "clients_closed": {}, "spread": {"max_mean": 1.0, "jain": 1.0}}
 
     def metrics(self):
         return b"# metrics\n"

@@ -18,7 +18,7 @@ def test_parse(text, spec):
 
 
 @pytest.mark.parametrize("text,message", [
-    ("ping", "must be tcp or http:/PATH"), ("tcp,every=2", "unknown health check option"),
+    ("ping", "must be tcp, http:/PATH or connect"), ("tcp,every=2", "unknown health check option"),
     ("tcp,rise=x", "rise must be a number"), ("tcp,fall=0", "fall must be positive"),
 ])
 def test_parse_errors(text, message):
@@ -90,3 +90,47 @@ def test_check_all_says_which_backends_changed(server):
     assert asyncio.run(h.check_all()) == [bad]
     assert good.up and not bad.up
     assert asyncio.run(h.check_all()) == []
+
+
+def _scripted(answer):
+    """A server that accepts and then writes `answer` (or nothing, None) to every connection."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            if answer is not None:
+                conn.sendall(answer)
+            threading.Timer(2, conn.close).start()
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
+@pytest.mark.parametrize("answer", [b"\x00\x17garbage\r\n", None])
+def test_tcp_wants_an_http_answer_where_connect_does_not(answer):
+    srv = _scripted(answer)
+    try:
+        b = backend(srv.getsockname()[1])
+        assert not asyncio.run(health.probe(b, health.parse_check_spec("tcp,timeout=0.3")))
+        assert asyncio.run(health.probe(b, health.parse_check_spec("connect,timeout=0.3")))
+    finally:
+        srv.close()
+
+
+def test_failed_requests_in_a_row_take_a_backend_down():
+    b = backend(1)
+    h = health.Health([b], health.parse_check_spec("tcp,fall=3"))
+    assert [h.request_done(b, False) for _ in range(2)] == [False, False]
+    assert not h.request_done(b, True)  # a good answer breaks the row
+    assert [h.request_done(b, False) for _ in range(3)] == [False, False, True] and not b.up
+
+
+@pytest.mark.parametrize("status,failed", [(200, False), (404, False), (500, True), (501, False), (502, True),
+                                           (503, True), (504, True), (505, False)])
+def test_which_answers_count_as_failed(status, failed):
+    assert health.failed_answer(status) is failed

@@ -12,6 +12,8 @@ STATE = {
     "rejected": {"forged": 2},
     "retries": {"empty response": 20},
     "not_retried": {"POST may have been received": 1},
+    "clients_waiting": 3,
+    "clients_closed": {"too many clients waiting": 2},
 }
 
 
@@ -29,3 +31,5 @@ def test_the_exposition_parses_and_says_what_the_state_holds():
     assert samples[("stickyguard_moves_total", (("backend", "app2"), ("direction", "out")))] == 1
     assert samples[("stickyguard_retries_total", (("why", "empty response"),))] == 20
     assert samples[("stickyguard_gave_up_total", (("why", "POST may have been received"),))] == 1
+    assert samples[("stickyguard_clients_waiting", ())] == 3
+    assert samples[("stickyguard_clients_closed_total", (("why", "too many clients waiting"),))] == 2

@@ -117,3 +117,65 @@ def test_the_sqlite_table_and_its_new_folder_are_owner_only(tmp_path):
     path = tmp_path / "state" / "sessions.db"
     store.open_store(f"sqlite:{path}")
     assert (path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777) == (0o600, 0o700)
+
+
+def test_memory_purges_expired_entries_and_keeps_live_ones():
+    clock = Clock()
+    s = store.MemoryStore(clock)
+
+    async def go():
+        for i in range(100):
+            await s.set(f"old{i}", "app1", ttl=10)
+        await s.set("live", "app2", ttl=100)
+        await s.set("old0", "app1", ttl=100)  # set again: moves to the live end
+        clock.now += 11
+        return await s.purge()
+    assert asyncio.run(go()) == 99 and len(s) == 2
+
+
+def test_sqlite_purges_expired_rows(tmp_path):
+    clock = Clock()
+    s = store.SqliteStore(tmp_path / "t.db", clock)
+
+    async def go():
+        await s.set("a", "app1", ttl=10)
+        await s.set("b", "app1", ttl=100)
+        clock.now += 11
+        removed = await s.purge()
+        value = await s.get("b")
+        await s.close()
+        return removed, value
+    assert asyncio.run(go()) == (1, "app1")
+
+
+def test_a_slow_table_is_bounded_and_then_left_alone_for_a_moment():
+    import time
+
+    class Slow(store._Bounded):
+        timeout = 0.05
+        calls = 0
+
+        async def get(self):
+            async def call():
+                Slow.calls += 1
+                await asyncio.sleep(1)
+            return await self._bounded("slow table", call)
+
+    slow = Slow()
+
+    async def go():
+        errors = []
+        for _ in range(5):
+            try:
+                await slow.get()
+            except store.StoreUnavailable as e:
+                errors.append(str(e))
+        return errors
+    started = time.monotonic()
+    errors = asyncio.run(go())
+    assert time.monotonic() - started < 0.5  # one timeout, then answers at once
+    assert Slow.calls == 1 and errors[0] == "slow table: no answer within 50 ms"
+    assert all("not asked again for 1 s" in e for e in errors[1:])
+    slow._down_until = time.monotonic()  # the cool-down is over: asked again
+    asyncio.run(go())
+    assert Slow.calls == 2

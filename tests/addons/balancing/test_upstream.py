@@ -12,7 +12,11 @@ GET = b"GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n"
 POST = b"POST /pay HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\n\r\n"
 
 
-def exchange(script, *requests, timeout=2.0):
+def timeouts(response=2.0, read=2.0):
+    return upstream.Timeouts(1.0, response, read)
+
+
+def exchange(script, *requests, timeout=2.0, read=2.0):
     """Run `script(reader, writer)` as a loopback server per connection; send each (head, body, method) in
     turn with one Upstream; returns (answers or exceptions, connections the server saw)."""
     seen = []
@@ -27,12 +31,12 @@ def exchange(script, *requests, timeout=2.0):
 
         server = await asyncio.start_server(accept, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        client = upstream.Upstream(connect_timeout=1.0)
+        client = upstream.Upstream()
         out = []
         for head, body, method in requests:
             try:
                 out.append(await client.exchange(upstream.Target("127.0.0.1", port, False), head, body, method,
-                                                 timeout))
+                                                 timeouts(timeout, read)))
             except (upstream.NoResponse, upstream.BrokenResponse) as e:
                 out.append(e)
         client.close()
@@ -101,9 +105,9 @@ def test_a_refused_connection_was_not_sent_and_names_no_address():
         port = s.getsockname()[1]  # bound, not listening: refused
 
     async def main():
-        client = upstream.Upstream(connect_timeout=1.0)
+        client = upstream.Upstream()
         with pytest.raises(upstream.NoResponse) as e:
-            await client.exchange(upstream.Target("127.0.0.1", port, False), GET, b"", "GET", 1.0)
+            await client.exchange(upstream.Target("127.0.0.1", port, False), GET, b"", "GET", timeouts())
         return e.value
 
     failure = asyncio.run(main())
@@ -144,7 +148,6 @@ def test_a_slow_backend_is_a_response_timeout():
 @pytest.mark.parametrize("response,why", [
     (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "closed the connection in the middle"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n", "both Content-Length"),
-    (b"SSH-2.0-OpenSSH_9.2\r\n", "bad status line"),
     (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "bad header line"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "bad Content-Length"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "not an HTTP/1 response"),
@@ -158,6 +161,35 @@ def test_a_broken_response_is_not_a_missing_one(response, why):
 
     (failure,), _ = exchange(script, (GET, b"", "GET"))
     assert isinstance(failure, upstream.BrokenResponse) and why in str(failure)
+
+
+def test_an_answer_that_is_not_http_is_junk_and_may_be_retried_when_idempotent():
+    async def script(reader, writer):
+        await read_request(reader)
+        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n")
+        await writer.drain()
+        writer.close()
+
+    (failure,), _ = exchange(script, (GET, b"", "GET"))
+    assert isinstance(failure, upstream.NoResponse) and failure.why == "not an HTTP response" and failure.sent
+
+
+def test_a_backend_silent_in_the_middle_of_a_body_is_a_broken_response():
+    async def script(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    (failure,), _ = exchange(script, (GET, b"", "GET"), read=0.2)
+    assert isinstance(failure, upstream.BrokenResponse) and "went silent for 0.2 s" in str(failure)
+
+
+def test_a_large_body_read_in_parts():
+    body = bytes(range(256)) * 4096  # 1 MiB: read in parts, each resetting the silence timer
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    (answer,), _ = exchange(answers(response), (GET, b"", "GET"))
+    assert answer.body == body
 
 
 def test_an_idle_connection_the_backend_closed_is_replaced_for_an_idempotent_request():
@@ -207,10 +239,10 @@ def test_a_connection_the_backend_already_closed_is_not_reused():
 
         server = await asyncio.start_server(accept, "127.0.0.1", 0)
         target = upstream.Target("127.0.0.1", server.sockets[0].getsockname()[1], False)
-        client = upstream.Upstream(connect_timeout=1.0)
-        first = await client.exchange(target, GET, b"", "GET", 1.0)
+        client = upstream.Upstream()
+        first = await client.exchange(target, GET, b"", "GET", timeouts())
         await asyncio.sleep(0.1)  # the FIN arrives while the connection is idle
-        second = await client.exchange(target, POST, b"1234", "POST", 1.0)
+        second = await client.exchange(target, POST, b"1234", "POST", timeouts())
         server.close()
         return first, second, len(seen)
 
