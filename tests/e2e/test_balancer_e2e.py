@@ -2,6 +2,7 @@
 
 import http.client
 import http.server
+import itertools
 import json
 import threading
 
@@ -37,6 +38,9 @@ class _Named(http.server.BaseHTTPRequestHandler):
         pass
 
 
+_SESSION_IDS = itertools.count(1)  # id(self) would repeat: handlers are freed and their ids reused
+
+
 class _SetsSession(_Named):
     """An application that starts a session when the client has none."""
 
@@ -44,7 +48,7 @@ class _SetsSession(_Named):
         body = self.server.name.encode()
         self.send_response(200)
         if "JSESSIONID" not in (self.headers.get("cookie") or ""):
-            self.send_header("Set-Cookie", f"JSESSIONID=sess-{self.server.name}-{id(self)}; Path=/")
+            self.send_header("Set-Cookie", f"JSESSIONID=sess-{self.server.name}-{next(_SESSION_IDS)}; Path=/")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
