@@ -8,7 +8,7 @@ DEMO_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint venv bench fuzz clean
+.PHONY: demo test check lint venv bench soak fuzz clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,12 @@ bench: $(STAMP)
 	-$(VENV)/bin/python bench/proxy_throughput.py  # exits 1 when a scenario misses its aim; the rest still run
 	$(VENV)/bin/python bench/audit_throughput.py
 	$(VENV)/bin/python bench/corpus_score.py
+
+# Not part of `make test`: the balancer under load and faults in each affinity kind, a few minutes
+# (SOAK_ARGS="--seconds 300" for a longer run); exits 1 when a target is missed.
+SOAK_ARGS ?=
+soak: $(STAMP)
+	$(VENV)/bin/python bench/soak.py $(SOAK_ARGS)
 
 # Not part of `make test`: thousands of generated and mutated captures through the audit (a few minutes).
 FUZZ_ARGS ?= --inputs 3000

@@ -2,7 +2,7 @@
 
     stickyguard ctl --admin unix:/run/sg/admin.sock status
     stickyguard ctl --admin 127.0.0.1:9901 drain app2          # the token from ~/.stickyguard/admin-token
-    stickyguard ctl status --json | set-weight app1 3 | undrain app2 | reload
+    stickyguard ctl status --json | set-weight app1 3 | undrain app2 | reload | metrics
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("drain", "take no new sessions on NAME"), ("undrain", "NAME takes new sessions again")):
         commands.add_parser(name, help=text).add_argument("name", metavar="NAME")
     commands.add_parser("reload", help="re-read the backends and the secrets")
+    commands.add_parser("metrics", help="the Prometheus metrics, as /metrics serves them")
     weight = commands.add_parser("set-weight", help="NAME's weight for new sessions, until the next reload")
     weight.add_argument("name", metavar="NAME")
     weight.add_argument("weight", type=int, metavar="N")
@@ -55,8 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def request(args: argparse.Namespace) -> tuple[int, Any]:
-    """(HTTP status, decoded JSON answer) for the command in `args`."""
-    address = admin.parse_address(args.admin)
+    """(HTTP status, decoded JSON answer, or the metrics text) for the command in `args`."""
     method, path = "GET", "/status"
     if args.command in ("drain", "undrain"):
         method, path = "POST", f"/backends/{quote(args.name, safe='')}/{args.command}"
@@ -64,17 +64,29 @@ def request(args: argparse.Namespace) -> tuple[int, Any]:
         method, path = "POST", "/reload"
     elif args.command == "set-weight":
         method, path = "POST", f"/backends/{quote(args.name, safe='')}/weight?value={args.weight}"
+    elif args.command == "metrics":
+        path = "/metrics"
+    status, body = fetch(args.admin, method, path, args.token_file, args.timeout)
+    if args.command == "metrics" and status == 200:
+        return status, body.decode("utf-8")
+    return status, json.loads(body or b"null")
+
+
+def fetch(where: str, method: str, path: str, token_file: str = "~/.stickyguard/admin-token",
+          timeout: float = 10.0) -> tuple[int, bytes]:
+    """One request to the runtime API at `where` (unix:PATH or 127.0.0.1:PORT): (HTTP status, body)."""
+    address = admin.parse_address(where)
     headers = {"Host": "stickyguard"}
     if address.kind == "tcp":
-        token = os.environ.get(TOKEN_ENV) or Path(args.token_file).expanduser().read_text(encoding="utf-8").strip()
+        token = os.environ.get(TOKEN_ENV) or Path(token_file).expanduser().read_text(encoding="utf-8").strip()
         headers["Authorization"] = f"Bearer {token}"
-        conn: http.client.HTTPConnection = http.client.HTTPConnection(address.host, address.port, timeout=args.timeout)
+        conn: http.client.HTTPConnection = http.client.HTTPConnection(address.host, address.port, timeout=timeout)
     else:
-        conn = _UnixConnection(address.path, args.timeout)
+        conn = _UnixConnection(address.path, timeout)
     try:
         conn.request(method, path, headers=headers)
         answer = conn.getresponse()
-        return answer.status, json.loads(answer.read() or b"null")
+        return answer.status, answer.read()
     finally:
         conn.close()
 
@@ -116,6 +128,9 @@ def main(argv: list[str]) -> int:
         message = answer.get("error") if isinstance(answer, dict) else answer
         print(f"stickyguard ctl: the balancer said {status}: {message}", file=sys.stderr)
         return 1
+    if args.command == "metrics":
+        sys.stdout.write(answer)
+        return 0
     state = answer["status"] if args.command != "status" else answer
     sys.stdout.write(json.dumps(answer, indent=2) + "\n" if args.json else status_table(state))
     return 0

@@ -53,3 +53,9 @@ def test_nothing_listening_and_no_address_are_one_line_errors(tmp_path, capsys, 
     assert "give --admin" in capsys.readouterr().err
     assert ctl.main(["--admin", "10.0.0.1:80", "status"]) == 2
     assert "loopback only" in capsys.readouterr().err
+
+
+def test_metrics_prints_the_prometheus_text(api, capsys):
+    where, _ = api
+    assert ctl.main(["--admin", where, "metrics"]) == 0
+    assert capsys.readouterr().out == FakeControls().metrics().decode()

@@ -441,20 +441,14 @@ def _ctl(sock, *args):
 
 
 def _metrics(sock):
-    import socket
-
     from prometheus_client.parser import text_string_to_metric_families
 
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(str(sock))
-        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        raw = b""
-        while chunk := s.recv(65536):
-            raw += chunk
-    text = raw.partition(b"\r\n\r\n")[2].decode()
+    from stickyguard.addons import ctl
+
+    status, text = ctl.fetch(f"unix:{sock}", "GET", "/metrics")
+    assert status == 200
     return {(m.name, tuple(sorted(m.labels.items()))): m.value
-            for family in text_string_to_metric_families(text) for m in family.samples}
+            for family in text_string_to_metric_families(text.decode()) for m in family.samples}
 
 
 def _revive(srv_port, name):
