@@ -242,7 +242,7 @@ def faults_for(run: str, backends: list[Backend], proxy: Proxy, redis: Redis | N
         Fault(f"{b1.name} healthy again", 0.75, lambda: b1.run("ok"), back(b1)),
     ]
     if redis is not None:
-        faults += [Fault("Redis stopped", 0.30, redis.stop, lambda: True),
+        faults += [Fault("Redis stopped", 0.30, redis.stop, lambda: _answers(proxy.port)),
                    Fault("Redis started", 0.40, redis.start, lambda: _table_answers(proxy))]
     if run == "app-cookie, SQLite":
         faults.append(Fault("proxy restarted", 0.85, proxy.restart, lambda: _answers(proxy.port),
