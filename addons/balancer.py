@@ -133,6 +133,7 @@ class Balancer:
         except ValueError as e:
             raise exceptions.OptionsError(f"balance: {e}") from e
         self._carry_state(pool)
+        self._flush_table()
         self.pool, self.strategy = pool, strategy
         self.health = health.Health(list(pool.backends.values()), check) if check else None
         self.by_addr = {(b.spec.host, b.spec.port): b for b in pool.backends.values()}
@@ -297,7 +298,18 @@ class Balancer:
         self.transitions.setdefault(backend.name, Counter())[state] += 1
         logging.warning(f"balancer: {backend.name} is {state} ({why})")
 
+    def _flush_table(self) -> None:
+        """Write what the session table holds back (SQLite writes in batches), before it is replaced or the
+        proxy stops."""
+        flush = getattr(getattr(self.strategy, "store", None), "flush", None)
+        if flush is not None:
+            try:
+                flush()
+            except store.StoreUnavailable as e:
+                self._table_down(e)
+
     def done(self) -> None:
+        self._flush_table()
         self._stop.set()
         if self._responder is not None:
             self._responder.close()

@@ -90,7 +90,8 @@ def test_a_broken_table_is_store_unavailable_not_a_crash(tmp_path):
     import socket
 
     table = store.SqliteStore(tmp_path / "t.db")
-    table._db.close()  # what a failing disk looks like to the caller: every statement errors
+    table._reader.close()  # what a failing disk looks like to the caller: every statement errors
+    table._writer.close()
     with pytest.raises(store.StoreUnavailable, match=r"^sqlite .*t\.db: "):
         asyncio.run(table.get("k"))
     with socket.socket() as s:
@@ -179,3 +180,25 @@ def test_a_slow_table_is_bounded_and_then_left_alone_for_a_moment():
     slow._down_until = time.monotonic()  # the cool-down is over: asked again
     asyncio.run(go())
     assert Slow.calls == 2
+
+
+def test_sqlite_writes_are_batched_and_read_back_before_they_are_written(tmp_path):
+    path = tmp_path / "t.db"
+    s = store.SqliteStore(path)
+
+    async def go():
+        await s.set("a", "app1", ttl=100)
+        await s.set("a", "app2", ttl=100)  # touched again before the batch is written
+        seen_before = await s.get("a"), _rows(path)
+        await asyncio.sleep(store.SqliteStore.FLUSH_EVERY * 4)
+        return seen_before, _rows(path)
+    (value, rows_before), rows_after = asyncio.run(go())
+    assert value == "app2" and rows_before == [] and rows_after == [("a", "app2")]
+    s.flush()
+
+
+def _rows(path):
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT key, value FROM sessions").fetchall()
