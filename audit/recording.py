@@ -42,6 +42,7 @@ def keyed_hash(key: bytes, text: str) -> str:
     return "hmac-sha256:" + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+@functools.lru_cache(maxsize=4096)  # a live recorder sees the same clients again and again
 def truncate_address(ip: str) -> str:
     """The /24 of an IPv4 address or the /48 of an IPv6 address, as NGINX's ip_hash keys IPv4."""
     addr = ipaddress.ip_address(ip)
@@ -54,6 +55,8 @@ def drop_query_values(url: str) -> str:
     path segments that hold an e-mail address or a token-length run (shown as `~`), query parts with
     no name (`?alice@example.com`), the fragment and any user:password. Plain names stay, so an audit
     still sees what was there."""
+    if not _MAY_IDENTIFY.search(url) and not _PRIVATE_SEGMENT.search(url):
+        return url  # the common case, without taking the URL apart
     parts = urlsplit(url)
     path = _PATH_PARAM.sub(lambda m: f";{m.group(1)}=", parts.path)
     path = "/".join("~" if _PRIVATE_SEGMENT.search(segment) else segment for segment in path.split("/"))
@@ -66,6 +69,7 @@ def drop_query_values(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
+_MAY_IDENTIFY = re.compile(r"[?;#@]")
 _PATH_PARAM = re.compile(r";([^;=/]*)=[^;/]*")
 _PRIVATE_SEGMENT = re.compile(r"@|%40|[A-Za-z0-9_=+-]{24,}", re.IGNORECASE)
 _QUERY_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
@@ -135,11 +139,16 @@ def record(
         else exchange.top_level_url,
         "sec_fetch_site": exchange.request_header("sec-fetch-site"),
         "server": {"address": exchange.server_ip, "port": server_port} if exchange.server_ip else None,
-        "client": keyed_hash(key, truncate_address(client_ip)) if client_ip else None,
+        "client": _client_hash(key, client_ip) if client_ip else None,
         "request_cookies": request_cookies,
         "set_cookies": set_cookies,
         "backend_headers": backend,
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_hash(key: bytes, ip: str) -> str:
+    return keyed_hash(key, truncate_address(ip))
 
 
 def _all(headers: list[tuple[str, str]], name: str) -> list[str]:

@@ -453,7 +453,7 @@ class _CountingReader:
 def exchange_from_flow(flow, source: str, place: str) -> Exchange:
     """The audit's view of a mitmproxy HTTP flow with a response (from a file or live)."""
     req, resp = flow.request, flow.response
-    url = req.pretty_url
+    url = _client_url(req)
     req_headers = list(req.headers.items(multi=True))
     peer = flow.server_conn.peername or flow.server_conn.address
     return Exchange(
@@ -468,6 +468,19 @@ def exchange_from_flow(flow, source: str, place: str) -> Exchange:
         place=place,
         server_ip=str(peer[0]) if peer else None,
     )
+
+
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
+
+
+def _client_url(req) -> str:
+    """The URL as the client asked for it (mitmproxy's pretty_url), without its cost in the common case:
+    an HTTP/1 request with a plain Host header and an origin-form target."""
+    host = req.headers.get("host")
+    if host and not req.is_http2 and not req.is_http3 and req.path.startswith("/") and _PLAIN_HOST.fullmatch(host):
+        default = ":443" if req.scheme == "https" else ":80"
+        return f"{req.scheme}://{host.removesuffix(default)}{req.path}"
+    return req.pretty_url
 
 
 # --- raw header text ------------------------------------------------------------------------

@@ -80,6 +80,15 @@ def plain(listen: int, backends: list[int]) -> list[str]:
             "--mode", f"reverse:http://127.0.0.1:{backends[0]}", "--set", "connection_strategy=lazy"]
 
 
+def recorder(work: Path, with_balancer: list[str] | None = None) -> Callable[[int, list[int]], list[str]]:
+    """The recorder alone (plain reverse proxy to the first backend), or with the balancer."""
+    def command(listen: int, backends: list[int]) -> list[str]:
+        base = balancer(with_balancer)(listen, backends) if with_balancer is not None else plain(listen, backends)
+        out = work / f"recording-{listen}.jsonl"
+        return [*base, "-s", str(ROOT / "addons" / "recorder.py"), "--set", f"record_file={out}"]
+    return command
+
+
 def balancer(extra: list[str], tree: Path | None = None) -> Callable[[int, list[int]], list[str]]:
     """mitmdump with the balancer (from `tree`'s stickyguard, default the installed one) over the backends."""
     script = (tree / "stickyguard" / "addons" if tree else ROOT / "addons") / "balancer.py"

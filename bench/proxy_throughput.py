@@ -11,8 +11,13 @@ Exits 1 when a scenario's median is over its aim.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shutil
+import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 from tabulate import tabulate
@@ -23,19 +28,28 @@ import paired  # noqa: E402  (bench/ is not a package)
 ROUTE_COOKIE = "JSESSIONID=0123456789ABCDEF0123456789ABCDEF.b1"
 
 
-def scenarios(work: Path) -> dict[str, tuple[list[str], paired.Traffic, float]]:
-    """name -> (balancer options, traffic, aim as a ratio to plain mitmdump)."""
+def scenarios(work: Path) -> dict[str, tuple[Callable[[int, list[int]], list[str]], paired.Traffic, float]]:
+    """name -> (the proxy's command, traffic, aim as a ratio to plain mitmdump's CPU per request)."""
     sqlite = work / "sessions.sqlite"
-    return {
-        "cookie": ([], paired.Traffic(), 1.15),
-        "cookie, a new session each request": ([], paired.Traffic(jar=False), 1.15),
-        "cookie, access log on": (["--set", f"balance_access_log={work / 'access.log'}"], paired.Traffic(), 1.20),
-        "app-cookie, memory": (["--set", "balance_affinity=app-cookie"], paired.Traffic(), 1.15),
-        "app-cookie, SQLite": (["--set", "balance_affinity=app-cookie", "--set", f"balance_store=sqlite:{sqlite}"],
-                               paired.Traffic(), 1.15),
-        "ip": (["--set", "balance_affinity=ip"], paired.Traffic(), 1.15),
-        "route": (["--set", "balance_affinity=route"], paired.Traffic(cookie=ROUTE_COOKIE, jar=False), 1.15),
+    out = {
+        "cookie": (paired.balancer([]), paired.Traffic(), 1.10),
+        "cookie, a new session each request": (paired.balancer([]), paired.Traffic(jar=False), 1.10),
+        "cookie, access log on": (paired.balancer(["--set", f"balance_access_log={work / 'access.log'}"]),
+                                  paired.Traffic(), 1.15),
+        "app-cookie, memory": (paired.balancer(["--set", "balance_affinity=app-cookie"]), paired.Traffic(), 1.10),
+        "app-cookie, SQLite": (paired.balancer(["--set", "balance_affinity=app-cookie", "--set",
+                                                f"balance_store=sqlite:{sqlite}"]), paired.Traffic(), 1.10),
+        "ip": (paired.balancer(["--set", "balance_affinity=ip"]), paired.Traffic(), 1.10),
+        "route": (paired.balancer(["--set", "balance_affinity=route"]),
+                  paired.Traffic(cookie=ROUTE_COOKIE, jar=False), 1.10),
+        "recorder alone": (paired.recorder(work), paired.Traffic(), 1.05),
+        "balancer with recorder": (paired.recorder(work, []), paired.Traffic(), 1.15),
     }
+    if shutil.which("redis-server"):
+        out["app-cookie, Redis"] = (paired.balancer(["--set", "balance_affinity=app-cookie", "--set",
+                                                     "balance_store=redis://127.0.0.1:REDIS_PORT/0"]),
+                                    paired.Traffic(), 1.10)
+    return out
 
 
 def main() -> int:
@@ -53,11 +67,14 @@ def main() -> int:
     control = paired.ratios(reference, paired.Side("plain mitmdump", paired.plain), paired.Traffic(),
                             args.rounds, args.requests)
     rows.append(["control: plain / plain", *_shown(control), ""])
-    for name, (extra, traffic, aim) in scenarios(work).items():
+    for name, (command, traffic, aim) in scenarios(work).items():
         if args.only and name not in args.only:
             continue
-        got = paired.ratios(reference, paired.Side(name, paired.balancer(extra)), traffic, args.rounds,
-                            args.requests)
+        needs_redis = "REDIS_PORT" in " ".join(command(0, [0]))
+        with _redis(work) if needs_redis else contextlib.nullcontext(0) as port:
+            side = paired.Side(name, lambda listen, ports, c=command: [a.replace("REDIS_PORT", str(port))
+                                                                        for a in c(listen, ports)])
+            got = paired.ratios(reference, side, traffic, args.rounds, args.requests)
         median = paired.summary(got)[0]
         rows.append([name, *_shown(got), f"<= {aim:.2f}" + ("" if median <= aim else "  MISSED")])
         if median > aim:
@@ -66,6 +83,24 @@ def main() -> int:
           f"{args.requests} requests (4 keep-alive connections a side)")
     print(tabulate(rows, headers=["scenario", "median", "min-max", "aim"], tablefmt="github"))
     return 1 if missed else 0
+
+
+@contextlib.contextmanager
+def _redis(work: Path) -> Iterator[int]:
+    """A redis-server for a scenario that names REDIS_PORT (its own, on loopback), stopped after it."""
+    port = paired.free_port()
+    proc = None
+    if shutil.which("redis-server"):
+        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", str(work)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        paired.wait_for(port, proc)
+    try:
+        yield port
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def _shown(values: list[float]) -> list[str]:

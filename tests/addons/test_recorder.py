@@ -29,7 +29,11 @@ def flow(set_cookies=(), url_path=b"/cart?token=SECRET&x=1", request_cookie=None
 
 
 def respond(addon, f):
-    asyncio.run(addon.response(f))
+    """One response through the recorder, as mitmproxy calls it, and the flusher's turn."""
+    async def go():
+        addon.response(f)
+        await asyncio.sleep(recorder.FLUSH_EVERY + 0.2)
+    asyncio.run(go())
 
 
 def lines(path):
@@ -157,10 +161,9 @@ def test_a_new_record_file_takes_no_line_queued_for_the_old_one(rec, tmp_path):
     other = tmp_path / "other.jsonl"
 
     async def go():
-        pending = [asyncio.ensure_future(addon.response(flow([f"sid{i}=1"]))) for i in range(3)]
-        await asyncio.sleep(0)  # each handed to the worker
+        for i in range(3):
+            addon.response(flow([f"sid{i}=1"]))  # written to the old file's buffer, not yet flushed
         tctx.configure(addon, record_file=str(other))
-        await asyncio.gather(*pending)
 
     asyncio.run(go())
     addon.done()

@@ -4,6 +4,7 @@ import http.client
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -104,6 +105,7 @@ def test_a_backend_killed_holding_requests_loses_no_get_and_replays_no_post(name
         poster.join(30)
         status, body, headers = posted[0]
         assert status == 502 and body.startswith("The service is unavailable")
+        time.sleep(0.5)  # a backend notes a request once it has answered it
         assert "POST" not in received
         for leak in ["127.0.0.1", str(slow.server_address[1]), "mitmproxy"]:
             assert leak not in body and all(leak not in v for v in headers.values())
@@ -111,7 +113,7 @@ def test_a_backend_killed_holding_requests_loses_no_get_and_replays_no_post(name
         # A POST to a backend that refuses the connection never reached it: it is sent elsewhere.
         retried: list = []
         _request(port, "POST", retried, b"y" * 10)
-        assert retried[0][0] == 200 and "POST" in received
+        assert retried[0][0] == 200 and retried[0][1].split()[1] == "10"  # a live backend read its 10 bytes
 
         samples = _metrics(sock)
         retries = {dict(labels)["why"]: v for (name, labels), v in samples.items() if name == "stickyguard_retries_total"}
