@@ -27,6 +27,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from typing import NamedTuple
 from typing import NoReturn
 
 COOL_DOWN = 1.0  # seconds a table that failed is not asked
@@ -237,11 +238,27 @@ class SqliteStore(_Bounded):
         self._writer.close()
 
 
+class _Recent(NamedTuple):
+    value: str
+    read: float  # monotonic time it was last read from (or written to) Redis
+    written: float  # last written by this proxy
+    expires: float  # when Redis drops it, as far as this proxy knows
+
+
 class RedisStore(_Bounded):
     """A table several proxy processes share, so a fleet of balancers routes every session the
-    same way. redis.asyncio keeps the event loop free; Redis expires the entries itself."""
+    same way. redis.asyncio keeps the event loop free; Redis expires the entries itself.
+
+    A proxy keeps what it read or wrote for RECENT seconds (at most RECENT_ENTRIES keys), so a busy
+    session costs Redis one read a second rather than one per request, and a touch that only restarts
+    the idle clock is sent at most once per tenth of the lifetime. Another proxy's change (a session
+    moved off a backend that went down) reaches this one within RECENT seconds; in that window this
+    proxy routes by what it read, and finds the backend down itself.
+    """
 
     purge_every = None  # Redis expires entries itself
+    RECENT = 1.0  # seconds
+    RECENT_ENTRIES = 100_000
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT):
         import redis.asyncio
@@ -257,16 +274,41 @@ class RedisStore(_Bounded):
         self._redis = redis.asyncio.Redis.from_url(url, socket_timeout=max(timeout, 0.1),
                                                    socket_connect_timeout=max(timeout, 0.1), retry=retry)
         self._failures = (redis.exceptions.RedisError, OSError)
+        self._recent: OrderedDict[str, _Recent] = OrderedDict()
 
     async def get(self, key: str) -> str | None:
-        value = await self._call(lambda: self._redis.get(key))
-        return value.decode() if value is not None else None
+        now = time.monotonic()
+        seen = self._recent.get(key)
+        if seen is not None and now - seen.read < self.RECENT and now < seen.expires:
+            return seen.value
+        raw = await self._call(lambda: self._redis.get(key))
+        value = raw.decode() if raw is not None else None
+        if seen is not None and seen.value == value:
+            self._remember(key, seen._replace(read=now))
+        else:
+            self._remember(key, _Recent(value, now, float("-inf"), float("inf")) if value is not None else None)
+        return value
 
     async def set(self, key: str, value: str, ttl: float) -> None:
+        now = time.monotonic()
+        seen = self._recent.get(key)
+        if seen is not None and seen.value == value and now - seen.written < ttl / 10:
+            return  # a touch, and this proxy restarted the idle clock a moment ago
         await self._call(lambda: self._redis.set(key, value, px=max(int(ttl * 1000), 1)))
+        self._remember(key, _Recent(value, now, now, now + ttl))
 
     async def delete(self, key: str) -> None:
+        self._recent.pop(key, None)
         await self._call(lambda: self._redis.delete(key))
+
+    def _remember(self, key: str, recent: _Recent | None) -> None:
+        if recent is None:
+            self._recent.pop(key, None)
+            return
+        self._recent[key] = recent
+        self._recent.move_to_end(key)
+        if len(self._recent) > self.RECENT_ENTRIES:
+            self._recent.popitem(last=False)
 
     async def _call(self, command: Callable[[], Awaitable[Any]]) -> Any:
         return await self._bounded(f"redis {masked(self.url)}", lambda: self._checked(command))

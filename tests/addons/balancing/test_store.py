@@ -202,3 +202,30 @@ def _rows(path):
 
     with sqlite3.connect(path) as db:
         return db.execute("SELECT key, value FROM sessions").fetchall()
+
+
+def test_redis_reads_are_kept_a_moment_and_touches_are_debounced(redis_url, monkeypatch):
+    import redis
+
+    s = store.open_store(redis_url)
+    direct = redis.Redis.from_url(redis_url)
+    sent = []
+
+    async def go():
+        await s.set("t", "app1", ttl=100)
+        direct.delete("t")  # another proxy's doing
+        kept = await s.get("t")  # within RECENT: what this proxy knew
+        real = s._redis.set
+
+        async def counting(*args, **kwargs):
+            sent.append(args)
+            return await real(*args, **kwargs)
+        monkeypatch.setattr(s._redis, "set", counting)
+        await s.set("t", "app1", ttl=100)  # a touch right after a write: not sent
+        await s.set("t", "app2", ttl=100)  # a change: sent
+        monkeypatch.setattr(s, "RECENT", 0.0)
+        direct.delete("t")
+        gone = await s.get("t")  # past RECENT: Redis is asked
+        await s.close()
+        return kept, gone
+    assert asyncio.run(go()) == ("app1", None) and len(sent) == 1
