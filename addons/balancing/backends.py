@@ -9,8 +9,10 @@ mitmproxy import.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 import re
+from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -59,6 +61,9 @@ def parse_backend_spec(text: str) -> BackendSpec:
     return BackendSpec(name, parts.scheme, parts.hostname, port, weight, route)
 
 
+_PLACEMENT_FIELDS = frozenset({"up", "draining", "spec"})  # what changes where new sessions may go
+
+
 @dataclasses.dataclass
 class Backend:
     spec: BackendSpec
@@ -68,6 +73,12 @@ class Backend:
     requests: int = 0
     moves_in: int = 0
     moves_out: int = 0
+    on_change: Callable[[], None] | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name in _PLACEMENT_FIELDS and self.on_change is not None:
+            self.on_change()  # the pool forgets its list of available backends
 
     @property
     def name(self) -> str:
@@ -85,7 +96,7 @@ class Pool:
         for spec in specs:
             if spec.name in self.backends:
                 raise ValueError(f"backend {spec.name} is named twice")
-            self.backends[spec.name] = Backend(spec)
+            self.backends[spec.name] = Backend(spec, on_change=self._changed)
         if not self.backends:
             raise ValueError("at least one backend is needed")
         routes = [b.spec.route for b in self.backends.values()]
@@ -96,25 +107,55 @@ class Pool:
         self.policy = policy
         self.rng = rng or random.Random()
         self._rr = 0
+        # Rebuilt after a backend's health, drain state or weight changes, not per request: placing a
+        # session costs the same with 3 backends or 1,000.
+        self._available: list[Backend] | None = None
+        self._cum_weights: list[int] = []
+        self._unavailable: frozenset[str] = frozenset()
+        self._ring: list[Backend] = []
+
+    def _changed(self) -> None:
+        self._available = None
+
+    def _refresh(self) -> list[Backend]:
+        if self._available is None:
+            available = [b for b in self.backends.values() if b.available]
+            self._cum_weights = list(itertools.accumulate(b.spec.weight for b in available))
+            self._unavailable = frozenset(b.name for b in self.backends.values() if not b.available)
+            self._ring = [b for b in available for _ in range(b.spec.weight)]
+            self._available = available
+        return self._available
 
     def by_route(self, route: str) -> Backend | None:
         return next((b for b in self.backends.values() if b.spec.route == route), None)
 
     def available(self) -> list[Backend]:
-        return [b for b in self.backends.values() if b.available]
+        return list(self._refresh())
+
+    def unavailable(self) -> frozenset[str]:
+        """The names of the backends that take no new sessions (down or draining)."""
+        self._refresh()
+        return self._unavailable
 
     def place(self, exclude: Collection[str] = ()) -> Backend:
         """A backend for a new session, not one named in `exclude`; raises LookupError when none is up
         and not draining."""
-        candidates = [b for b in self.available() if b.name not in exclude] if exclude else self.available()
+        candidates = self._refresh()
+        cum_weights: list[int] | None = self._cum_weights
+        ring = self._ring
+        if exclude:  # a retry: a few names, so this list is short-lived
+            candidates = [b for b in candidates if b.name not in exclude]
+            cum_weights = None
+            ring = [b for b in candidates for _ in range(b.spec.weight)]
         if not candidates:
             raise LookupError("no backend is up and accepting new sessions")
         if self.policy == "round-robin":
-            ring = [b for b in candidates for _ in range(b.spec.weight)]
             self._rr = (self._rr + 1) % len(ring)
             return ring[self._rr]
-        weights = [b.spec.weight for b in candidates]
-        first, second = self.rng.choices(candidates, weights, k=2)
+        if cum_weights is None:
+            first, second = self.rng.choices(candidates, [b.spec.weight for b in candidates], k=2)
+        else:
+            first, second = self.rng.choices(candidates, cum_weights=cum_weights, k=2)
         # Less loaded relative to its weight; ties go to the first pick.
         return min((first, second), key=lambda b: b.sessions / b.spec.weight)
 

@@ -14,10 +14,16 @@ import bisect
 import hashlib
 import ipaddress
 import math
+import random
 from collections.abc import Iterable
 from collections.abc import Mapping
 
 POINTS_PER_WEIGHT = 400  # enough points that overflow cascades stay rare (bench/ring_quality.py)
+# A large pool gets fewer points per weight, so a ring of 1,000 backends builds in tens of ms (the load
+# bound keeps the spread). One step, not a sliding scale: a backend's points are a fixed prefix of its
+# own sequence, so adding one backend moves only its share of keys, except when the pool crosses the step.
+LARGE_POOL_WEIGHT = 250
+LARGE_POOL_POINTS_PER_WEIGHT = 40
 
 
 def keyed_hash(key: bytes, data: bytes) -> int:
@@ -43,10 +49,14 @@ class Ring:
         self.total_weight = sum(self.weights.values())
         self.secret = secret
         self.epsilon = epsilon
+        per_weight = POINTS_PER_WEIGHT if self.total_weight <= LARGE_POOL_WEIGHT else LARGE_POOL_POINTS_PER_WEIGHT
         points = []
         for name, weight in self.weights.items():
-            for i in range(weight * POINTS_PER_WEIGHT):
-                points.append((keyed_hash(secret, f"{name}\x00{i}".encode()), name))
+            # One keyed hash per backend seeds its points: secret-dependent and the same in every proxy
+            # with the secret (Mersenne Twister from an int seed is stable across Python versions), and
+            # 1,000 backends build in a fraction of a second rather than one keyed hash per point.
+            draw = random.Random(keyed_hash(secret, f"{name}\x00points".encode())).getrandbits
+            points.extend((draw(64), name) for _ in range(weight * per_weight))
         points.sort()
         self._hashes = [h for h, _ in points]
         self._names = [n for _, n in points]
@@ -54,13 +64,16 @@ class Ring:
     def capacity(self, name: str, total_load: int) -> int:
         return math.ceil((1 + self.epsilon) * (total_load + 1) * self.weights[name] / self.total_weight)
 
-    def lookup(self, key: bytes, loads: Mapping[str, int] | None = None, exclude: Iterable[str] = ()) -> str:
-        """The backend for `key`: the first clockwise under its capacity (given `loads`), skipping
-        `exclude` (down or draining backends). Raises LookupError when every backend is excluded."""
-        excluded = set(exclude)
+    def lookup(self, key: bytes, loads: Mapping[str, int] | None = None, exclude: Iterable[str] = (),
+               total: int | None = None) -> str:
+        """The backend for `key`: the first clockwise under its capacity (given `loads`, which sum to
+        `total` when the caller knows it), skipping `exclude` (down or draining backends). Raises
+        LookupError when every backend is excluded."""
+        excluded = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
         if len(excluded) >= len(self.weights) and excluded >= set(self.weights):
             raise LookupError("no backend is available")
-        total = sum(loads.values()) if loads else 0
+        if total is None:
+            total = sum(loads.values()) if loads else 0
         start = bisect.bisect_left(self._hashes, keyed_hash(self.secret, key))
         n = len(self._names)
         fallback = None

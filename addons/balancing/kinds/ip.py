@@ -46,6 +46,10 @@ class Clients:
         self._seen.move_to_end(key)
         return entry[0]
 
+    def __len__(self) -> int:
+        """Clients pinned: the sum of the loads."""
+        return len(self._seen)
+
     def pin(self, key: bytes, name: str, now: float) -> None:
         old = self._seen.pop(key, None)
         if old is not None:
@@ -104,8 +108,8 @@ class IpAffinity:
         previous = self.pool.backends.get(known) if known else None
         if previous is not None and previous.up:
             return Decision(previous, Reason.STICKY)
-        unavailable = {b.name for b in self.pool.backends.values() if not b.available}
-        backend = self.pool.backends[self.ring.lookup(key, self.clients.loads, unavailable)]
+        name = self.ring.lookup(key, self.clients.loads, self.pool.unavailable(), total=len(self.clients))
+        backend = self.pool.backends[name]
         self.clients.pin(key, backend.name, now)
         if known is None:
             return Decision(backend, Reason.NEW)
