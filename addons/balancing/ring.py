@@ -50,7 +50,7 @@ class Ring:
         self.secret = secret
         self.epsilon = epsilon
         per_weight = POINTS_PER_WEIGHT if self.total_weight <= LARGE_POOL_WEIGHT else LARGE_POOL_POINTS_PER_WEIGHT
-        points = []
+        points: list[tuple[int, str]] = []
         for name, weight in self.weights.items():
             # One keyed hash per backend seeds its points: secret-dependent and the same in every proxy
             # with the secret (Mersenne Twister from an int seed is stable across Python versions), and
