@@ -43,7 +43,9 @@ class S(http.server.ThreadingHTTPServer):
     request_queue_size = 1024  # the default backlog of 5 drops SYNs under load
     daemon_threads = True
     def handle_error(self, request, client_address): pass
-S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+server = S(("127.0.0.1", 0), H)  # a port of its own choosing, said on stdout: no race for a free one
+print(server.server_address[1], flush=True)
+server.serve_forever()
 """
 
 
@@ -146,9 +148,10 @@ def drive(port: int, requests: int, traffic: Traffic) -> None:
 
 def one_round(sides: tuple[Side, Side], traffic: Traffic, requests: int, backends: int) -> tuple[float, float]:
     """CPU seconds per request of each side, both driven at the same time."""
-    backend_ports = [[free_port() for _ in range(backends)] for _ in sides]
-    servers = [subprocess.Popen(["taskset", "-c", "1", sys.executable, "-c", BACKEND, str(p)])
-               for ports in backend_ports for p in ports]
+    servers = [subprocess.Popen(["taskset", "-c", "1", sys.executable, "-c", BACKEND], stdout=subprocess.PIPE,
+                                text=True) for _ in range(backends * len(sides))]
+    said = [int(s.stdout.readline()) for s in servers]  # type: ignore[union-attr]
+    backend_ports = [said[i * backends:(i + 1) * backends] for i in range(len(sides))]
     listen = [free_port() for _ in sides]
     proxies = []
     try:

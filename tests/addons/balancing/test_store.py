@@ -229,3 +229,18 @@ def test_redis_reads_are_kept_a_moment_and_touches_are_debounced(redis_url, monk
         await s.close()
         return kept, gone
     assert asyncio.run(go()) == ("app1", None) and len(sent) == 1
+
+
+def test_the_memory_table_is_capped_and_keeps_hash_keys_compact():
+    clock = Clock()
+    s = store.MemoryStore(clock, limit=3)
+    keys = [f"app:{i:032x}" for i in range(4)]
+
+    async def go():
+        for k in keys:
+            await s.set(k, "app1", ttl=10)
+        await s.set("plain key", "app2", ttl=10)  # any other key is kept as it is
+        return [await s.get(k) for k in keys] + [await s.get("plain key")]
+    # Past the cap the least recently set go first.
+    assert asyncio.run(go()) == [None, None, "app1", "app1", "app2"] and len(s) == 3
+    assert store._compact(keys[1]) != store._compact(f"web:{1:032x}")  # the prefix is part of the key
