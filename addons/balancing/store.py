@@ -103,7 +103,7 @@ class MemoryStore:
         """Remove expired entries from the least recently set end, up to PURGE_BATCH. Entries set with a
         shorter lifetime than those before them wait their turn, at most the longest lifetime."""
         now = self.clock() * 1000
-        expired = []
+        expired: list[int | str] = []
         for k, packed in self._data.items():
             if (packed >> self.VALUE_BITS) > now or len(expired) >= PURGE_BATCH:
                 break
