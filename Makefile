@@ -44,6 +44,7 @@ bench: $(STAMP)
 	-$(VENV)/bin/python bench/proxy_throughput.py  # exits 1 when a scenario misses its aim; the rest still run
 	-$(VENV)/bin/python bench/routing_cost.py
 	-$(VENV)/bin/python bench/table_memory.py
+	-$(VENV)/bin/python bench/health_cost.py
 	$(VENV)/bin/python bench/audit_throughput.py
 	$(VENV)/bin/python bench/corpus_score.py
 

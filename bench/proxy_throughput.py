@@ -34,8 +34,9 @@ def scenarios(work: Path) -> dict[str, tuple[Callable[[int, list[int]], list[str
     out = {
         "cookie": (paired.balancer([]), paired.Traffic(), 1.10),
         "cookie, a new session each request": (paired.balancer([]), paired.Traffic(jar=False), 1.10),
+        # Not a kind: what the access log costs, said rather than promised (issue 14).
         "cookie, access log on": (paired.balancer(["--set", f"balance_access_log={work / 'access.log'}"]),
-                                  paired.Traffic(), 1.15),
+                                  paired.Traffic(), 1.20),
         "app-cookie, memory": (paired.balancer(["--set", "balance_affinity=app-cookie"]), paired.Traffic(), 1.10),
         "app-cookie, SQLite": (paired.balancer(["--set", "balance_affinity=app-cookie", "--set",
                                                 f"balance_store=sqlite:{sqlite}"]), paired.Traffic(), 1.10),

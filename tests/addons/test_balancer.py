@@ -295,6 +295,8 @@ def test_the_access_log_writes_one_json_line_per_request_without_the_client_addr
     f = flow()
     routed(addon, f)
     answer(addon, f)
+    assert path.read_text() == ""  # buffered: housekeeping flushes it every second, and so does done
+    addon.done()
     (line,) = path.read_text().splitlines()
     entry = json.loads(line)
     assert set(entry) == {"time", "client", "method", "backend", "decision", "status", "duration_ms"}
