@@ -68,7 +68,8 @@ def main() -> int:
                               stdout=subprocess.PIPE, text=True)
     try:
         ports = [int(p) for p in helper.stdout.readline().split()]  # type: ignore[union-attr]
-        pool = [backends.Backend(backends.parse_backend_spec(f"b{i}=http://127.0.0.1:{p}")) for i, p in enumerate(ports)]
+        pool = [backends.Backend(backends.parse_backend_spec(f"b{i}=http://127.0.0.1:{p}"))
+                for i, p in enumerate(ports)]
         share = asyncio.run(run(pool, args.seconds, args.traffic))
     finally:
         helper.terminate()
