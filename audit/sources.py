@@ -8,6 +8,7 @@ damage is recorded in `Capture.errors` as file, place (entry index, byte offset,
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import email.utils
 import hashlib
@@ -168,6 +169,7 @@ _ENTRIES = re.compile(r'"entries"\s*:\s*\[')
 _PAGES = re.compile(r'"pages"\s*:\s*\[')
 _LOG = re.compile(r'"log"\s*:\s*\{')
 _SEPARATORS = re.compile(r"[\s,]*")
+HAR_CHUNK = 1 << 20  # bytes read at a time: memory stays near one chunk and the largest entry
 
 
 def _skip_separators(text: str, pos: int) -> int:
@@ -176,31 +178,63 @@ def _skip_separators(text: str, pos: int) -> int:
     return m.end() if m else pos
 
 
+class _Window:
+    """The HAR text, read and decoded a chunk at a time: `text` grows at its end as more is needed and
+    drops what has been decoded from its start, keeping count of the bytes dropped for error places."""
+
+    def __init__(self, capture: Capture):
+        self.capture = capture
+        self.utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.text = ""
+        self.dropped_bytes = 0
+        self.eof = False
+        self.first = True
+
+    def more(self) -> bool:
+        """Read the next chunk; False at the end of the input."""
+        if self.eof:
+            return False
+        data = self.capture.read(HAR_CHUNK)
+        self.eof = not data
+        text = self.utf8.decode(data, final=self.eof)
+        if self.first:
+            text, self.first = text.lstrip("\ufeff"), False
+        self.text += text
+        return not self.eof
+
+    def drop(self, pos: int) -> None:
+        self.dropped_bytes += len(self.text[:pos].encode())
+        self.text = self.text[pos:]
+
+    def byte_at(self, pos: int) -> int:
+        return self.dropped_bytes + len(self.text[:pos].encode())
+
+
 def _read_har(capture: Capture) -> Iterator[Exchange]:
-    """Decode the entries one at a time from the text, never the whole document as objects:
-    memory stays near the file's size, and a file cut off midway still yields every entry
-    before the cut."""
-    text = capture.read().decode("utf-8", errors="replace").lstrip("\ufeff")
-    entries_at = _ENTRIES.search(text)
-    if not entries_at or not _LOG.search(text, 0, entries_at.start()):
-        _explain_not_har(text)
+    """Decode the entries one at a time while the file is read a chunk at a time, never the whole
+    document as objects nor as one string: memory stays near a chunk and the largest entry whatever the
+    file's size, and a file cut off midway still yields every entry before the cut. `pages` is read when
+    it comes before `entries`, as browsers, mitmproxy and the HAR 1.2 spec order them."""
+    window = _Window(capture)
     decoder = json.JSONDecoder()
-    pages: dict[str, str] = {}
-    pages_at = _PAGES.search(text)
-    if pages_at:
-        pages = _page_urls(_decode_array(decoder, text, pages_at.end()))
-    index = 0
-    pos = entries_at.end()
+    pages = _har_start(window, decoder)
+    index = pos = 0
     while True:
-        pos = _skip_separators(text, pos)
-        if pos < len(text) and text[pos] == "]":
+        pos = _skip_separators(window.text, pos)
+        if pos >= len(window.text):
+            if window.more():
+                continue
+            return  # cut off between entries: what was read is kept
+        if window.text[pos] == "]":
             return
         try:
-            entry, end = decoder.raw_decode(text, pos)
+            entry, end = decoder.raw_decode(window.text, pos)
         except json.JSONDecodeError as e:
-            raise _broken_json(text, pos, index, e) from None
+            if _ends_early(window.text, e) and window.more():
+                continue  # the entry goes on in the next chunk
+            raise _broken_json(window, pos, index, e) from None
         except RecursionError:
-            raise _Damaged(f"byte {len(text[:pos].encode())} (entry {index})",
+            raise _Damaged(f"byte {window.byte_at(pos)} (entry {index})",
                            f"JSON nested too deeply to read; the {index} entries before it were read") from None
         try:
             yield _har_entry(capture, entry, index, pages)
@@ -210,6 +244,25 @@ def _read_har(capture: Capture) -> Iterator[Exchange]:
             # A value of a shape no check above foresaw: one line, and the entries around it are kept.
             capture.record(f"entry {index}", f"unreadable entry: {e}")
         index, pos = index + 1, end
+        if pos > HAR_CHUNK:
+            window.drop(pos)
+            pos = 0
+
+
+def _har_start(window: _Window, decoder: json.JSONDecoder) -> dict[str, str]:
+    """Read up to `"entries": [` (the window then starts just after it); the page URLs before it."""
+    while not (entries_at := _ENTRIES.search(window.text)) and window.more():
+        pass
+    if not entries_at or not _LOG.search(window.text, 0, entries_at.start()):
+        while window.more():
+            pass
+        _explain_not_har(window.text)
+    pages: dict[str, str] = {}
+    pages_at = _PAGES.search(window.text, 0, entries_at.start())
+    if pages_at:
+        pages = _page_urls(_decode_array(decoder, window.text, pages_at.end()))
+    window.drop(entries_at.end())
+    return pages
 
 
 def _explain_not_har(text: str) -> NoReturn:
@@ -225,11 +278,18 @@ def _explain_not_har(text: str) -> NoReturn:
     raise _Damaged("log", 'not a HAR file: "log.entries" is missing or not a list')
 
 
-def _broken_json(text: str, pos: int, index: int, error: json.JSONDecodeError) -> _Damaged:
-    cut_off = error.msg.startswith("Unterminated") or error.pos >= len(text.rstrip()) - 1
+def _ends_early(text: str, error: json.JSONDecodeError) -> bool:
+    """The JSON stopped at the end of the text read so far (more text may complete it), rather than at a
+    mistake inside it."""
+    # A cut inside `true`, a number or a \uXXXX escape stops a few characters before the end.
+    return error.msg.startswith("Unterminated") or error.pos >= len(text.rstrip()) - 16
+
+
+def _broken_json(window: _Window, pos: int, index: int, error: json.JSONDecodeError) -> _Damaged:
+    cut_off = _ends_early(window.text, error)
     what = "the file ends inside this entry (cut off)" if cut_off else f"malformed JSON ({error.msg})"
     return _Damaged(
-        f"byte {len(text[:pos].encode())} (entry {index})",
+        f"byte {window.byte_at(pos)} (entry {index})",
         f"{what}; the {index} entries before it were read",
     )
 

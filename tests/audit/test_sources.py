@@ -255,3 +255,32 @@ def test_sha256_covers_the_whole_damaged_file():
         capture, _ = read(path)
         assert capture.errors
         assert capture.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class TestHarReadInChunks:
+    """The HAR reader reads a chunk at a time: every boundary (inside a string, a multi-byte character,
+    `true`, a number, between entries) must give what reading it whole gives."""
+
+    @pytest.mark.parametrize("name", ["chrome-shop.har", "firefox-bank.har", "sanitised-shop.har"])
+    @pytest.mark.parametrize("chunk", [7, 64, 1000])
+    def test_any_chunk_size_reads_the_same_exchanges(self, monkeypatch, name, chunk):
+        _, whole = read(CAPTURES / name)
+        monkeypatch.setattr(sources, "HAR_CHUNK", chunk)
+        capture, chunked = read(CAPTURES / name)
+        assert chunked == whole and not capture.errors
+
+    def test_a_cut_off_file_keeps_the_entries_before_the_cut_and_says_where(self, tmp_path, monkeypatch):
+        data = (CAPTURES / "chrome-shop.har").read_bytes()
+        cut = write(tmp_path, "cut.har", data[: int(len(data) * 0.7)])
+        monkeypatch.setattr(sources, "HAR_CHUNK", 64)
+        capture, exchanges = read(cut)
+        (error,) = capture.errors
+        assert exchanges and "the file ends inside this entry (cut off)" in error.message
+        assert error.place.startswith("byte ") and int(error.place.split()[1]) < len(data) * 0.7
+
+    def test_malformed_json_mid_file_is_said_with_its_place(self, tmp_path, monkeypatch):
+        doc = {"log": {"version": "1.2", "entries": [{"request": {}} for _ in range(50)]}}
+        text = json.dumps(doc).replace('{"request": {}}', '{"request": {]}', 1)
+        monkeypatch.setattr(sources, "HAR_CHUNK", 64)
+        capture, exchanges = read(write(tmp_path, "bad.har", text))
+        assert exchanges == [] and "malformed JSON" in capture.errors[0].message
