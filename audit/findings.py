@@ -55,11 +55,15 @@ class Finding:
         return (-severity_rank(self.severity), self.rule, self.host, self.cookie)
 
     def as_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        # Shallow (dataclasses.asdict deep-copies every list and dict): the formats only read it.
+        d = {name: getattr(self, name) for name in _FINDING_FIELDS}
         d["fingerprint"] = self.fingerprint
         if self.status is None:
             del d["status"]
         return d
+
+
+_FINDING_FIELDS = tuple(f.name for f in dataclasses.fields(Finding))
 
 
 @dataclasses.dataclass
