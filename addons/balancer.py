@@ -85,6 +85,7 @@ class Balancer:
         self._health_task: asyncio.Task | None = None
         self._said: dict[str, float] = {}  # what was last logged when (`_say`)
         self.upstream: upstream.Upstream | None = None  # None: mitmproxy connects (balance_retries=0)
+        self._timeouts: upstream.Timeouts | None = None  # read from the options with each configuration
         self._responder: asyncio.base_events.Server | None = None
         self._responder_address: tuple[str, int] | None = None
         self.in_flight: Counter[str] = Counter()  # backend name -> requests it is answering now
@@ -140,18 +141,20 @@ class Balancer:
         self.by_addr = {(b.spec.host, b.spec.port): b for b in pool.backends.values()}
         self.counts = {}
         self._client_key = keys[0]  # the secret file is read once per configuration
-        self._set_upstream(pool, opts.balance_retries)
+        self._set_upstream(pool, opts)
         self.waiting.timeout = opts.balance_client_timeout
         self._open_access_log(opts.balance_access_log)
         if "balance_admin" in updated and self._health_task is not None:
             self._restart_admin(opts.balance_admin)  # `:set balance_admin=...` while the proxy runs
 
-    def _set_upstream(self, pool: backends.Pool, retries: int) -> None:
+    def _set_upstream(self, pool: backends.Pool, opts: Any) -> None:
         """The balancer's own upstream client (its pooled connections start afresh with each configuration)."""
         if self.upstream is not None:
             self.upstream.close()
         self.upstream = None
-        if retries:
+        self._timeouts = upstream.Timeouts(opts.balance_connect_timeout, opts.balance_response_timeout,
+                                           opts.balance_read_timeout)
+        if opts.balance_retries:
             tls = any(b.spec.scheme == "https" for b in pool.backends.values())
             self.upstream = upstream.Upstream(_upstream_tls() if tls else None)
 
@@ -269,7 +272,7 @@ class Balancer:
                     self._access_log.flush()
                 except (OSError, ValueError) as e:
                     logging.error(f"balancer: access log: {e}")
-            table = getattr(self.strategy, "store", None)
+            table = self._session_table()
             every = getattr(table, "purge_every", None)
             if table is not None and every is not None and now - purged_at >= every:
                 purged_at = now
@@ -305,10 +308,14 @@ class Balancer:
         self.transitions.setdefault(backend.name, Counter())[state] += 1
         logging.warning(f"balancer: {backend.name} is {state} ({why})")
 
+    def _session_table(self) -> store.Store | None:
+        """The kind's session table (app-cookie keeps one); None for kinds that need none."""
+        return getattr(self.strategy, "store", None)
+
     def _flush_table(self) -> None:
         """Write what the session table holds back (SQLite writes in batches), before it is replaced or the
         proxy stops."""
-        flush = getattr(getattr(self.strategy, "store", None), "flush", None)
+        flush = getattr(self._session_table(), "flush", None)
         if flush is not None:
             try:
                 flush()
@@ -440,10 +447,8 @@ class Balancer:
     async def _relay(self, flow: http.HTTPFlow, backend: backends.Backend, client: upstream.Upstream) -> None:
         assert self.pool is not None
         method, (head, body) = flow.request.method, _wire_request(flow.request)
-        opts = ctx.options
-        retries = opts.balance_retries
-        timeouts = upstream.Timeouts(opts.balance_connect_timeout, opts.balance_response_timeout,
-                                     opts.balance_read_timeout)
+        retries, timeouts = ctx.options.balance_retries, self._timeouts
+        assert timeouts is not None  # set with the upstream client
         tried: list[str] = []
         failures: list[str] = []
         received = False  # some backend may have received the request
@@ -623,8 +628,7 @@ class Balancer:
             "rejected": dict(self.rejected),
             "retries": dict(self.retries),
             "clients_waiting": len(self.waiting),
-            "table_entries": len(table) if isinstance(table := getattr(self.strategy, "store", None),
-                                                       store.MemoryStore) else None,
+            "table_entries": len(table) if isinstance(table := self._session_table(), store.MemoryStore) else None,
             "clients_closed": dict(self.closed_clients),
             "not_retried": dict(self.not_retried),
             "spread": self.pool.spread() if self.pool is not None else {"max_mean": 1.0, "jain": 1.0},
@@ -705,10 +709,7 @@ def _target(backend: backends.Backend) -> upstream.Target:
 
 def _own_error(status: int) -> http.Response:
     """The balancer's own answer when no backend could: no address, port or software version in it."""
-    headers = {"content-type": "text/plain; charset=utf-8", "cache-control": "no-store"}
-    if status == 503:
-        headers["retry-after"] = "5"
-    return http.Response.make(status, ctx.options.balance_error_body.encode("utf-8"), headers)
+    return http.Response.make(status, ctx.options.balance_error_body.encode("utf-8"), forwarding.error_headers(status))
 
 
 def _upstream_tls() -> ssl.SSLContext:

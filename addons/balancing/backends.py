@@ -129,9 +129,6 @@ class Pool:
     def by_route(self, route: str) -> Backend | None:
         return next((b for b in self.backends.values() if b.spec.route == route), None)
 
-    def available(self) -> list[Backend]:
-        return list(self._refresh())
-
     def unavailable(self) -> frozenset[str]:
         """The names of the backends that take no new sessions (down or draining)."""
         self._refresh()

@@ -48,9 +48,17 @@ def forwarded_headers(peer: str, tls: bool, host: str, sent: dict[str, list[str]
     }
 
 
+def error_headers(status: int) -> dict[str, str]:
+    """The headers of the balancer's own 502 or 503 (a 503 says when to try again)."""
+    headers = {"content-type": "text/plain; charset=utf-8", "cache-control": "no-store"}
+    if status == 503:
+        headers["retry-after"] = "5"
+    return headers
+
+
 def error_response(body: str) -> bytes:
     """The whole HTTP/1.1 answer the balancer's error responder sends: 503, the body, nothing else."""
     data = body.encode("utf-8")
-    head = (f"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
-            f"content-length: {len(data)}\r\nretry-after: 5\r\ncache-control: no-store\r\nconnection: close\r\n\r\n")
+    fields = {**error_headers(503), "content-length": str(len(data)), "connection": "close"}
+    head = "HTTP/1.1 503 Service Unavailable\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
     return head.encode("ascii") + data
