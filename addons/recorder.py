@@ -9,21 +9,17 @@ Usage:
 
 Works in any proxy mode (regular, reverse, upstream, transparent). By default no raw cookie value
 and no client address is written: values become a keyed hash (what a decoder can read is kept
-as decoded evidence) and the client's /24 or /48 is keyed-hashed. A line is judged and written into
-the file's buffer on the event loop (about 20 µs: cheaper than handing it to a thread, which cost more
-CPU than the work itself); the buffer goes to disk from a worker thread every FLUSH_EVERY seconds, so
-a slow disk holds up no response and a killed proxy loses at most the last FLUSH_EVERY seconds. The
-file rotates by size.
+as decoded evidence) and the client's /24 or /48 is keyed-hashed. A line is judged and written on the
+event loop (about 25 µs: handing it to a thread cost more CPU than the work itself) and flushed at
+once, so a killed proxy loses at most the line being written. The file rotates by size.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import secrets
-import threading
 from pathlib import Path
 from typing import IO
 from typing import Any
@@ -44,8 +40,6 @@ except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on
 
 from stickyguard.audit import api
 
-FLUSH_EVERY = 0.5  # seconds a written line may wait in memory
-
 KEY_ENV = "STICKYGUARD_RECORD_KEY"
 
 
@@ -57,8 +51,7 @@ class Recorder:
         self.key: bytes = b""
         self.catalog: api.Catalog | None = None
         self.lines = 0
-        self._flusher: asyncio.Task | None = None
-        self._lock = threading.Lock()  # the stream: flushed by a worker thread, replaced by rotation and configure
+        self._size = 0  # bytes in the current file, counted as written (tell() on every line costs more)
 
     def load(self, loader) -> None:
         loader.add_option("record_file", Optional[str], None, "Write the recording (JSON Lines) to this file.")
@@ -106,13 +99,11 @@ class Recorder:
         if self.catalog is None:
             self.catalog = api.load_catalog()
         if "record_file" in updated:
-            with self._lock:
-                self._close()
+            self._close()
             if ctx.options.record_file:
                 self.path = Path(ctx.options.record_file).expanduser()
                 try:
-                    with self._lock:
-                        self.stream = _open_private(self.path)
+                    self.stream, self._size = _open_private(self.path)
                 except OSError as e:
                     raise exceptions.OptionsError(f"Cannot open record_file {self.path}: {e.strerror or e}") from e
 
@@ -135,29 +126,9 @@ class Recorder:
             "tls": flow.client_conn.tls_established,
             "server_port": int(server[1]) if server else None,
         }
-        loop = asyncio.get_running_loop()
-        self._record(exchange, details, ctx.options.record_max_bytes, loop)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush_soon())
+        self._record(exchange, details, ctx.options.record_max_bytes)
 
-    async def _flush_soon(self) -> None:
-        """The buffer to disk from a worker thread, FLUSH_EVERY seconds after the first line since the last."""
-        await asyncio.sleep(FLUSH_EVERY)
-        await asyncio.to_thread(self._flush)
-
-    def _flush(self) -> None:
-        with self._lock:  # not held while writing: the event loop keeps filling the buffer meanwhile
-            stream = self.stream
-        if stream is None:
-            return
-        try:
-            stream.flush()
-        except ValueError:
-            pass  # closed meanwhile by a rotation or a new record_file, which flushed it
-        except OSError as e:
-            logging.error(f"recorder: cannot write {self.path}: {e.strerror or e}")
-
-    def _record(self, exchange: Any, details: dict, max_bytes: int, loop: asyncio.AbstractEventLoop) -> None:
+    def _record(self, exchange: Any, details: dict, max_bytes: int) -> None:
         assert self.catalog is not None
         try:
             line = api.record_line(exchange, self.catalog, self.key, **details)
@@ -165,21 +136,23 @@ class Recorder:
             logging.warning(f"recorder: skipped {exchange.url}: {e}")
             return
         if line is not None:
-            self._write(line, max_bytes, loop)
+            self._write(line, max_bytes)
 
-    def _write(self, line: dict, max_bytes: int, loop: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            if self.stream is None or self.path is None:
-                return
-            try:
-                self.stream.write(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n")
-                self.lines += 1
-                if max_bytes and self.stream.tell() >= max_bytes:
-                    self._rotate()
-            except OSError as e:
-                # Like mitmproxy's save addon: better to stop loudly than to let traffic pass unrecorded.
-                logging.error(f"recorder: cannot write {self.path}: {e.strerror or e}")
-                loop.call_soon_threadsafe(ctx.master.shutdown)
+    def _write(self, line: dict, max_bytes: int) -> None:
+        if self.stream is None or self.path is None:
+            return
+        try:
+            text = json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n"  # ASCII: its length is its bytes
+            self.stream.write(text)
+            self.stream.flush()
+            self.lines += 1
+            self._size += len(text)
+            if max_bytes and self._size >= max_bytes:
+                self._rotate()
+        except OSError as e:
+            # Like mitmproxy's save addon: better to stop loudly than to let traffic pass unrecorded.
+            logging.error(f"recorder: cannot write {self.path}: {e.strerror or e}")
+            ctx.master.shutdown()
 
     def _rotate(self) -> None:
         assert self.path is not None
@@ -188,7 +161,7 @@ class Recorder:
         while self.path.with_name(f"{self.path.name}.{n}").exists():
             n += 1
         self.path.rename(self.path.with_name(f"{self.path.name}.{n}"))
-        self.stream = _open_private(self.path)
+        self.stream, self._size = _open_private(self.path)
 
     def _close(self) -> None:
         if self.stream is not None:
@@ -196,16 +169,13 @@ class Recorder:
             self.stream = None
 
     def done(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-        with self._lock:
-            self._close()
+        self._close()
 
 
-def _open_private(path: Path) -> TextIO:
-    """Append to the recording; a new one is created readable by its owner only (0600)."""
+def _open_private(path: Path) -> tuple[TextIO, int]:
+    """Append to the recording (and its size now); a new one is created readable by its owner only (0600)."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    return os.fdopen(fd, "a", encoding="utf-8", buffering=1 << 20)  # lines wait in memory for the flusher
+    return os.fdopen(fd, "a", encoding="utf-8"), os.fstat(fd).st_size
 
 
 addons = [Recorder()]

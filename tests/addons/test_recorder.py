@@ -29,10 +29,9 @@ def flow(set_cookies=(), url_path=b"/cart?token=SECRET&x=1", request_cookie=None
 
 
 def respond(addon, f):
-    """One response through the recorder, as mitmproxy calls it, and the flusher's turn."""
+    """One response through the recorder, as mitmproxy calls it: on the event loop."""
     async def go():
         addon.response(f)
-        await asyncio.sleep(recorder.FLUSH_EVERY + 0.2)
     asyncio.run(go())
 
 
@@ -162,7 +161,7 @@ def test_a_new_record_file_takes_no_line_queued_for_the_old_one(rec, tmp_path):
 
     async def go():
         for i in range(3):
-            addon.response(flow([f"sid{i}=1"]))  # written to the old file's buffer, not yet flushed
+            addon.response(flow([f"sid{i}=1"]))  # written to the old file as it comes
         tctx.configure(addon, record_file=str(other))
 
     asyncio.run(go())
