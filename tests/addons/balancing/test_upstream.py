@@ -16,9 +16,10 @@ def timeouts(response=2.0, read=2.0):
     return upstream.Timeouts(1.0, response, read)
 
 
-def exchange(script, *requests, timeout=2.0, read=2.0):
+def exchange(script, *requests, timeout=2.0, read=2.0, pause=0.0):
     """Run `script(reader, writer)` as a loopback server per connection; send each (head, body, method) in
-    turn with one Upstream; returns (answers or exceptions, connections the server saw)."""
+    turn with one Upstream, `pause` seconds apart; returns (answers or exceptions, connections the server
+    saw)."""
     seen = []
 
     async def main():
@@ -33,7 +34,9 @@ def exchange(script, *requests, timeout=2.0, read=2.0):
         port = server.sockets[0].getsockname()[1]
         client = upstream.Upstream()
         out = []
-        for head, body, method in requests:
+        for i, (head, body, method) in enumerate(requests):
+            if i:
+                await asyncio.sleep(pause)
             try:
                 out.append(await client.exchange(upstream.Target("127.0.0.1", port, False), head, body, method,
                                                  timeouts(timeout, read)))
@@ -192,59 +195,36 @@ def test_a_large_body_read_in_parts():
     assert answer.body == body
 
 
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+async def closes_idle(reader, writer):
+    """Answers once, then closes the connection only when the next request arrives (the keep-alive race)."""
+    await read_request(reader)
+    writer.write(OK)
+    await writer.drain()
+    await reader.read(1)
+    writer.close()
+
+
 def test_an_idle_connection_the_backend_closed_is_replaced_for_an_idempotent_request():
-    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-    async def script(reader, writer):  # answers once, then closes only when the next request arrives
-        await read_request(reader)
-        writer.write(ok)
-        await writer.drain()
-        await reader.read(1)
-        writer.close()
-
-    responses, seen = exchange(script, (GET, b"", "GET"), (GET, b"", "GET"))
+    responses, seen = exchange(closes_idle, (GET, b"", "GET"), (GET, b"", "GET"))
     assert [r.body for r in responses] == [b"ok", b"ok"] and len(seen) == 2
 
 
 def test_an_idle_connection_the_backend_closed_fails_a_post_without_sending_it_again():
-    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-    async def script(reader, writer):
-        await read_request(reader)
-        writer.write(ok)
-        await writer.drain()
-        await reader.read(1)
-        writer.close()
-
-    (first, second), seen = exchange(script, (GET, b"", "GET"), (POST, b"1234", "POST"))
+    (first, second), seen = exchange(closes_idle, (GET, b"", "GET"), (POST, b"1234", "POST"))
     assert first.body == b"ok" and isinstance(second, upstream.NoResponse) and second.sent
     assert len(seen) == 1  # the POST was not sent again on a fresh connection
 
 
 def test_a_connection_the_backend_already_closed_is_not_reused():
-    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
     async def script(reader, writer):
         await read_request(reader)
-        writer.write(ok)
+        writer.write(OK)
         await writer.drain()
         writer.close()  # keep-alive in theory, closed at once in practice
 
-    async def main():
-        seen = []
-
-        async def accept(reader, writer):
-            seen.append(writer)
-            await script(reader, writer)
-
-        server = await asyncio.start_server(accept, "127.0.0.1", 0)
-        target = upstream.Target("127.0.0.1", server.sockets[0].getsockname()[1], False)
-        client = upstream.Upstream()
-        first = await client.exchange(target, GET, b"", "GET", timeouts())
-        await asyncio.sleep(0.1)  # the FIN arrives while the connection is idle
-        second = await client.exchange(target, POST, b"1234", "POST", timeouts())
-        server.close()
-        return first, second, len(seen)
-
-    first, second, connections = asyncio.run(main())
-    assert first.body == second.body == b"ok" and connections == 2
+    # The FIN arrives while the connection is idle.
+    (first, second), seen = exchange(script, (GET, b"", "GET"), (POST, b"1234", "POST"), pause=0.1)
+    assert first.body == second.body == b"ok" and len(seen) == 2
