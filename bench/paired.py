@@ -206,3 +206,21 @@ def check_machine() -> str | None:
         return "two cores are needed: one for the proxies, one for backends and clients"
     return None
 
+
+class Redis:
+    """A redis-server of the bench's own on loopback, which it stops and starts (its data saved on stop)."""
+
+    def __init__(self, workdir: Path):
+        self.port, self.workdir, self.proc = free_port(), workdir, None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save",
+                                      "3600 1", "--appendonly", "no", "--dir", str(self.workdir)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.port, self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)

@@ -11,13 +11,10 @@ Exits 1 when a scenario's median is over its aim.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from collections.abc import Iterator
 from pathlib import Path
 
 from tabulate import tabulate
@@ -71,11 +68,15 @@ def main() -> int:
     for name, (command, traffic, aim) in scenarios(work).items():
         if args.only and name not in args.only:
             continue
-        needs_redis = "REDIS_PORT" in " ".join(command(0, [0]))
-        with _redis(work) if needs_redis else contextlib.nullcontext(0) as port:
-            side = paired.Side(name, lambda listen, ports, c=command: [a.replace("REDIS_PORT", str(port))
-                                                                        for a in c(listen, ports)])
+        redis = paired.Redis(work) if "REDIS_PORT" in " ".join(command(0, [0])) else None
+        try:
+            port = redis.port if redis is not None else 0
+            side = paired.Side(name, lambda listen, ports, c=command, r=str(port): [a.replace("REDIS_PORT", r)
+                                                                                     for a in c(listen, ports)])
             got = paired.ratios(reference, side, traffic, args.rounds, args.requests)
+        finally:
+            if redis is not None:
+                redis.stop()
         median = paired.summary(got)[0]
         rows.append([name, *_shown(got), f"<= {aim:.2f}" + ("" if median <= aim else "  MISSED")])
         if median > aim:
@@ -84,24 +85,6 @@ def main() -> int:
           f"{args.requests} requests (4 keep-alive connections a side)")
     print(tabulate(rows, headers=["scenario", "median", "min-max", "aim"], tablefmt="github"))
     return 1 if missed else 0
-
-
-@contextlib.contextmanager
-def _redis(work: Path) -> Iterator[int]:
-    """A redis-server for a scenario that names REDIS_PORT (its own, on loopback), stopped after it."""
-    port = paired.free_port()
-    proc = None
-    if shutil.which("redis-server"):
-        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", str(work)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        paired.wait_for(port, proc)
-    try:
-        yield port
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 def _shown(values: list[float]) -> list[str]:

@@ -97,23 +97,6 @@ class Backend:
             self.proc.wait(timeout=10)
 
 
-class Redis:
-    def __init__(self, workdir: Path):
-        self.port, self.workdir, self.proc = paired.free_port(), workdir, None
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save",
-                                      "3600 1", "--appendonly", "no", "--dir", str(self.workdir)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        paired.wait_for(self.port, self.proc)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
 class Proxy:
     def __init__(self, work: Path, backends: list[Backend], extra: list[str]):
         self.work, self.port, self.sock = work, paired.free_port(), work / "admin.sock"
@@ -224,7 +207,7 @@ def client(port: int, until: float, session_requests: int, first_session: int, s
         session += step
 
 
-def faults_for(run: str, backends: list[Backend], proxy: Proxy, redis: Redis | None) -> list[Fault]:
+def faults_for(run: str, backends: list[Backend], proxy: Proxy, redis: paired.Redis | None) -> list[Fault]:
     b1, b2, b3 = backends
 
     def back(b: Backend) -> Callable[[], bool]:
@@ -288,7 +271,7 @@ class Outcome:
 
 def soak(run: str, extra: list[str], work: Path, args: argparse.Namespace) -> Outcome:
     backends = [Backend(f"b{i}") for i in (1, 2, 3)]
-    redis = Redis(work) if "redis://" in " ".join(extra) else None
+    redis = paired.Redis(work) if "redis://" in " ".join(extra) else None
     if redis is not None:
         extra = [e.replace("REDIS_PORT", str(redis.port)) for e in extra]
     proxy = Proxy(work, backends, extra)
