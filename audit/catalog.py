@@ -230,15 +230,12 @@ def load(directories: list[Path]) -> Catalog:
         path = directory / datafiles.CATALOG_FILE
         if not path.is_file():
             continue
-        data, found = datafiles.load_yaml(path)
-        found = found or datafiles.validate(path, data, "catalog")
-        if not found:
-            found = _check_decoders(path, data)
+        data, found = datafiles.load_checked(path, "catalog", _check_decoders)
         if found:
             problems += found
             continue
         for v in data["vendors"]:
-            vendors[str(v["id"])] = datafiles.plain(v)
+            vendors[str(v["id"])] = v
         tokens |= {str(t) for t in data["heuristic"]["tokens"]}
     if problems:
         raise datafiles.RuleFileError(problems)

@@ -17,9 +17,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tabulate import tabulate
-from tabulate import tabulate_formats
-
 import stickyguard.audit as audit
 from stickyguard.audit import api
 from stickyguard.audit import baseline
@@ -67,6 +64,10 @@ def ip_address(text: str) -> str:
 
 
 def table_style(text: str) -> str:
+    if text == table_format.DEFAULT_TABLE_FORMAT:
+        return text  # argparse passes the default through here too: no need to load tabulate for it
+    from tabulate import tabulate_formats
+
     if text not in tabulate_formats:
         raise argparse.ArgumentTypeError(
             f"unknown table format {text!r}; choose from {', '.join(sorted(tabulate_formats))}"
@@ -214,6 +215,8 @@ def run_rules_list(args: argparse.Namespace) -> int:
     if args.format == "markdown":
         sys.stdout.write(rules_markdown(rules))
         return 0
+    from tabulate import tabulate
+
     rows = [[r.id, r.severity, r.cookie, r.title, ", ".join(r.cwe)] for r in rules]
     print(tabulate(rows, headers=["Rule", "Severity", "Cookies", "Title", "CWE"], tablefmt="simple"))
     return 0

@@ -6,15 +6,17 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema import FormatChecker
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
-
+from stickyguard.audit import datacache
 from stickyguard.audit import limits
+
+if TYPE_CHECKING:  # the parser and the validator load only when a file is not in the cache
+    from jsonschema import Draft202012Validator
+    from ruamel.yaml import YAML
 
 
 def _default_rules_dir() -> Path:
@@ -48,6 +50,8 @@ class RuleFileError(Exception):
 
 @functools.cache
 def schema() -> dict[str, Any]:
+    from jsonschema import Draft202012Validator
+
     data = json.loads((RULES_DIR / "schema.json").read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(data)
     return data
@@ -55,10 +59,48 @@ def schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator(defname: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+    from jsonschema import FormatChecker
+
     return Draft202012Validator(
         {"$ref": f"#/$defs/{defname}", "$defs": schema()["$defs"]},
         format_checker=FormatChecker(),
     )
+
+
+# The code that decides whether rule data is valid: a cached verdict holds only while it is unchanged.
+_CHECKERS = ("datafiles.py", "rules.py", "catalog.py", "conditions.py", "decoders.py")
+
+
+@functools.cache
+def _checker_digest() -> str:
+    here = Path(__file__).resolve().parent
+    return datacache.key(
+        [(here / name).read_bytes() for name in _CHECKERS], (RULES_DIR / "schema.json").read_bytes()
+    )
+
+
+def load_checked(path: Path, defname: str, check: Callable[[Path, Any], list[str]]) -> tuple[Any, list[str]]:
+    """The plain data of a valid rule data file (YAML, schema `defname`, then `check`), or its problems.
+    A valid file's data is cached by digest (audit/datacache.py), so an unchanged file is not parsed again."""
+    try:
+        raw = path.read_bytes() if path.stat().st_size <= limits.MAX_RULE_FILE else None
+    except OSError:
+        raw = None  # load_yaml says what is wrong with it
+    name = datacache.key(defname, path.name, raw, _checker_digest()) if raw is not None else None
+    if name is not None:
+        data = datacache.get(name)
+        if data is not None:
+            return data, []
+    data, problems = load_yaml(path)
+    problems = problems or validate(path, data, defname)
+    problems = problems or check(path, data)
+    if problems:
+        return None, problems
+    data = plain(data)
+    if name is not None:
+        datacache.put(name, data)
+    return data, []
 
 
 def load_yaml(path: Path) -> tuple[Any, list[str]]:
@@ -72,6 +114,9 @@ def load_yaml(path: Path) -> tuple[Any, list[str]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         return None, [f"{path}:1: cannot read: {e}"]
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
     yaml = YAML(typ="rt")
     try:
         try:

@@ -16,19 +16,20 @@ import ipaddress
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from stickyguard.audit import catalog as catalog_mod
 from stickyguard.audit import clock
 from stickyguard.audit import cookies
 from stickyguard.audit.records import Exchange
 from stickyguard.audit.records import visible_data
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("recording.schema.json")
@@ -161,6 +162,8 @@ def exchange(line: dict[str, Any], source: str, place: str) -> Exchange:
     if not isinstance(line, dict) or line.get("v") != VERSION:
         raise ValueError(f"unknown recording version {line.get('v') if isinstance(line, dict) else line!r}")
     errors = list(_validator().iter_errors(line))
+    from jsonschema.exceptions import best_match  # loaded with the first recording, not by every audit
+
     problem = next((e for e in errors if e.validator == "required"), None) or best_match(errors)
     if problem is not None:
         where = "/".join(str(p) for p in problem.absolute_path)
@@ -197,4 +200,6 @@ def load_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema())

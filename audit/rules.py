@@ -18,9 +18,7 @@ from stickyguard.audit.datafiles import CATALOG_FILE
 from stickyguard.audit.datafiles import RULES_DIR
 from stickyguard.audit.datafiles import RuleFileError
 from stickyguard.audit.datafiles import line_of
-from stickyguard.audit.datafiles import load_yaml
-from stickyguard.audit.datafiles import plain
-from stickyguard.audit.datafiles import validate
+from stickyguard.audit.datafiles import load_checked
 
 # RULES_DIR and RuleFileError are part of what loading rules means to a caller.
 __all__ = ["RULES_DIR", "Rule", "RuleFileError", "load_rules", "version"]
@@ -80,16 +78,9 @@ def rule_files(directory: Path) -> list[Path]:
 
 
 def load_rule_file(path: Path) -> tuple[Rule | None, list[str]]:
-    data, problems = load_yaml(path)
+    d, problems = load_checked(path, "rule", _check_semantics)
     if problems:
         return None, problems
-    problems = validate(path, data, "rule")
-    if problems:
-        return None, problems
-    problems += _check_semantics(path, data)
-    if problems:
-        return None, problems
-    d = plain(data)
     rule = Rule(
         id=d["id"],
         name=d["name"],

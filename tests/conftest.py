@@ -32,6 +32,18 @@ def require(tool: str, found: object, how: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def rule_cache(tmp_path_factory):
+    """Tests keep the rule data cache (audit/datacache.py) in a folder of their own, never the user's."""
+    before = os.environ.get("STICKYGUARD_CACHE_DIR")
+    os.environ["STICKYGUARD_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("STICKYGUARD_CACHE_DIR", None)
+    else:
+        os.environ["STICKYGUARD_CACHE_DIR"] = before
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/data/golden")
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from tabulate import tabulate
-
 from stickyguard.audit.findings import Report
 from stickyguard.audit.report import common
 
@@ -19,6 +17,8 @@ def esc(text: object) -> str:
 
 
 def render(report: Report) -> str:
+    from tabulate import tabulate  # loaded by the formats that draw tables, not by every audit
+
     data = report.as_dict()
     out = [
         "# stickyguard cookie audit",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tabulate import tabulate
-
 from stickyguard.audit.findings import Report
 from stickyguard.audit.report import common
 
@@ -85,4 +83,6 @@ def _findings(title: str, findings: list[dict], tablefmt: str) -> list[str]:
 
 
 def _section(title: str, rows: list, headers: list[str], tablefmt: str, widths: list[int]) -> list[str]:
+    from tabulate import tabulate  # loaded by the formats that draw tables, not by every audit
+
     return [title, tabulate(rows, headers=headers, tablefmt=tablefmt, maxcolwidths=widths), ""]
