@@ -189,15 +189,16 @@ def run_audit(args: argparse.Namespace) -> int:
         baseline.apply(report, earlier, args.baseline)
     options = {"tablefmt": args.table_format}
     fmt = FORMATS[args.format]
-    text = fmt.render(report, **{k: v for k, v in options.items() if k in fmt.options})
+    text = fmt.stream(report, **{k: v for k, v in options.items() if k in fmt.options})
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.writelines(text)
         except OSError as e:
             raise UsageError(f"{args.output}: cannot write the report: {e.strerror or e}") from e
         print(f"{PROG}: wrote {args.output}: {len(report.findings)} findings", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.writelines(text)
         sys.stdout.flush()
     if report.errors:
         return 2

@@ -88,33 +88,41 @@ DECODES_TO = (*_NAMED_GROUPS, "encrypted", "backend-url", "backend-hash", "keyed
 
 
 def decodes_to(obs: CookieObservation, arg: str, settings: Settings) -> bool:
-    decoded = obs.decoded
+    tags = obs.decoded_tags  # the engine reads them once per observation; eleven rules ask
+    return arg in (tags if tags is not None else decoded_tags(obs.decoded))
+
+
+# The evidence group of each decoded key, for the groups that are `decodes_to` arguments of their own.
+_NAMED_GROUP_OF = {name: key.group for name, key in evidence.KEYS.items() if key.group in _NAMED_GROUPS}
+
+
+def decoded_tags(decoded: evidence.Decoded | None) -> frozenset[str]:
+    """Every `decodes_to` argument that holds for a decoded value, found in one pass over it."""
     if not decoded:
-        return False
-    if arg in _NAMED_GROUPS:
-        return any(decoded.get(key) not in (None, "") for key in evidence.keys_in(arg))
-    if arg == "encrypted":
-        return bool(decoded.get("encrypted"))
-    if arg == "backend-url":
-        return bool(decoded.get("url"))
-    if arg in ("backend-hash", "keyed-hash"):
-        hashed = "hash" in decoded and "ip" not in decoded and _of_backend(decoded)
-        return hashed and _unrecoverable(decoded) == (arg == "keyed-hash")
-    if arg == "internal-hostname":
-        return bool(decoded.get("internal_host"))
-    if arg == "port-only":
-        has_port = decoded.get("port") is not None or decoded.get("vport") is not None
-        return has_port and "ip" not in decoded and "host" not in decoded
+        return frozenset()
+    tags = {_NAMED_GROUP_OF[key] for key, value in decoded.items()
+            if key in _NAMED_GROUP_OF and value not in (None, "")}
+    if decoded.get("encrypted"):
+        tags.add("encrypted")
+    if decoded.get("url"):
+        tags.add("backend-url")
+    if "hash" in decoded and "ip" not in decoded and _of_backend(decoded):
+        tags.add("keyed-hash" if _unrecoverable(decoded) else "backend-hash")
+    if decoded.get("internal_host"):
+        tags.add("internal-hostname")
+    has_port = decoded.get("port") is not None or decoded.get("vport") is not None
+    if has_port and "ip" not in decoded and "host" not in decoded:
+        tags.add("port-only")
     klass = decoded.get("address_class")
-    if klass is None:
-        return False
-    if arg == "private-address":
-        return klass in evidence.INTERNAL_CLASSES
-    if arg == "public-address":
-        return klass == "public"
-    if arg == "special-address":
-        return klass in evidence.SPECIAL_CLASSES
-    return arg == "any-address"
+    if klass is not None:
+        tags.add("any-address")
+        if klass in evidence.INTERNAL_CLASSES:
+            tags.add("private-address")
+        if klass == "public":
+            tags.add("public-address")
+        if klass in evidence.SPECIAL_CLASSES:
+            tags.add("special-address")
+    return frozenset(tags)
 
 
 def _of_backend(decoded: evidence.Decoded) -> bool:

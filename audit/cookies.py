@@ -62,6 +62,7 @@ class CookieObservation:
     classified_by: str | None = None
     decoded: dict[str, Any] | None = None
     classified: bool = False  # facts came with the capture (a recording), not from the catalog
+    decoded_tags: frozenset[str] | None = None  # conditions.decoded_tags(decoded), set while judging
 
     @property
     def persistent(self) -> bool:
@@ -117,6 +118,7 @@ def observe(exchange: Exchange, now: float | None = None, lines: list[str] | Non
             continue
         name, value, attrs = parsed
         domain = attrs.get("domain")
+        max_age = _max_age(attrs)
         obs = CookieObservation(
                 name=name,
                 value=value,
@@ -128,13 +130,13 @@ def observe(exchange: Exchange, now: float | None = None, lines: list[str] | Non
                 site=site,
                 top_level_site=top_site or None,
                 third_party=(site != top_site) if top_site else None,
-                lifetime_seconds=lifetime(attrs, reference),
+                lifetime_seconds=max_age if max_age is not None else _expires_in(attrs, reference),
                 domain_scope=domain_scope(host, domain),
                 samesite=samesite_state(attrs),
                 prefix_problems=prefix_problems(name, attrs, scheme),
                 source=exchange.source,
                 place=exchange.place,
-                lifetime_reference="Max-Age" if _max_age(attrs) is not None else reference_name,
+                lifetime_reference="Max-Age" if max_age is not None else reference_name,
             )
         known = facts[index] if index < len(facts) else None
         if known is not None:
@@ -191,10 +193,13 @@ MAX_MAX_AGE = 10**15  # seconds; a longer Max-Age is read as this (RFC 6265 caps
 DELETION_BEFORE = 946684800  # an Expires before 2000 is the deletion idiom (01-Jan-1970), not a lapsed value
 
 
+_INTEGER = re.compile(r"-?\d+")
+
+
 def _max_age(attrs: dict[str, Any]) -> int | None:
     """The Max-Age a browser would honour, in seconds (negative as 0), or None when there is none."""
     max_age = attrs.get("max-age")
-    if isinstance(max_age, str) and re.fullmatch(r"-?\d+", max_age):
+    if isinstance(max_age, str) and _INTEGER.fullmatch(max_age):
         if len(max_age.lstrip("-")) > 15:  # past any date (and past Python's int() digit limit at 4,300)
             return 0 if max_age.startswith("-") else MAX_MAX_AGE
         return max(int(max_age), 0)
@@ -204,8 +209,10 @@ def _max_age(attrs: dict[str, Any]) -> int | None:
 def lifetime(attrs: dict[str, Any], reference: float) -> int | None:
     """Seconds from `reference` until expiry, or None for a session cookie."""
     max_age = _max_age(attrs)
-    if max_age is not None:
-        return max_age
+    return max_age if max_age is not None else _expires_in(attrs, reference)
+
+
+def _expires_in(attrs: dict[str, Any], reference: float) -> int | None:
     expires = attrs.get("expires")
     if isinstance(expires, str):
         when = parse_cookie_date(expires)

@@ -25,6 +25,7 @@ from stickyguard.audit.catalog import Catalog
 from stickyguard.audit.conditions import CONDITIONS
 from stickyguard.audit.conditions import DEFAULT_SETTINGS
 from stickyguard.audit.conditions import Settings
+from stickyguard.audit.conditions import decoded_tags
 from stickyguard.audit.findings import Finding
 from stickyguard.audit.findings import Report
 from stickyguard.audit.records import Exchange
@@ -139,6 +140,7 @@ class Audit:
     def judge(self, obs: cookies.CookieObservation) -> list[Rule]:
         """The rules that fire for one classified observation."""
         settings = self.settings
+        obs.decoded_tags = decoded_tags(obs.decoded)
         fired = []
         for rule, checks in self._index.candidates(obs):
             for check, arg in checks:

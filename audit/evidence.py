@@ -8,6 +8,7 @@ a decoder vector whose evidence carries an undeclared key.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from typing import NamedTuple
 
@@ -62,6 +63,7 @@ KEYS: dict[str, Key] = {
 }
 
 
+@functools.cache
 def keys_in(group: str) -> tuple[str, ...]:
     return tuple(name for name, key in KEYS.items() if key.group == group)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from collections.abc import Iterable
 from pathlib import Path
 
 from stickyguard.audit.findings import Report
@@ -25,12 +26,17 @@ class Format:
     render: Callable[..., str]  # render(report, **options) -> str
     extensions: tuple[str, ...]
     options: tuple[str, ...] = ()  # keyword options of render, e.g. table's tablefmt
+    # The same text in pieces, for a format whose reports grow with the input (never held whole).
+    pieces: Callable[..., Iterable[str]] | None = None
+
+    def stream(self, report: Report, **options: object) -> Iterable[str]:
+        return self.pieces(report, **options) if self.pieces else [self.render(report, **options)]
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("table", table_format.render, (".txt",), options=("tablefmt",)),
     Format("markdown", markdown_format.render, (".md",)),
-    Format("json", json_format.render, (".json",)),
+    Format("json", json_format.render, (".json",), pieces=json_format.pieces),
     Format("sarif", sarif_format.render, (".sarif",)),
     Format("html", html_format.render, (".html", ".htm")),
 )}
