@@ -49,6 +49,7 @@ except ModuleNotFoundError:  # one line, not a traceback; mitmproxy then goes on
                   "stickyguard`, or `pip install stickyguard` in mitmproxy's environment")
     raise SystemExit(1) from None
 
+from stickyguard.addons import heap
 from stickyguard.addons.balancing import admin
 from stickyguard.addons.balancing import affinity
 from stickyguard.addons.balancing import backends
@@ -199,6 +200,7 @@ class Balancer:
             raise exceptions.OptionsError(f"balance_secret_file: {e}") from e
 
     def running(self) -> None:
+        heap.freeze_startup_heap()
         if self._health_task is None:
             loop = asyncio.get_running_loop()
             self._health_task = loop.create_task(self._probe_loop())

@@ -119,8 +119,7 @@ def record(
             "attributes": attributes,
             **facts,
         })
-    request_cookies = [n for header in _all(exchange.request_headers, "cookie")
-                       for n, _ in cookies.mitm_cookies.parse_cookie_header(header) if n]
+    request_cookies = [n for header in _all(exchange.request_headers, "cookie") for n in _cookie_names(header)]
     backend = {k.lower(): v for k, v in exchange.response_headers
                if k.lower() in BACKEND_HEADERS or k.lower().startswith(BACKEND_PREFIXES)}
     if not set_cookies and not request_cookies and not backend:
@@ -145,6 +144,11 @@ def record(
         "set_cookies": set_cookies,
         "backend_headers": backend,
     }
+
+
+@functools.lru_cache(maxsize=4096)  # a client sends the same Cookie header request after request
+def _cookie_names(header: str) -> tuple[str, ...]:
+    return tuple(n for n, _ in cookies.mitm_cookies.parse_cookie_header(header) if n)
 
 
 @functools.lru_cache(maxsize=4096)

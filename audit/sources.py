@@ -418,10 +418,14 @@ def _iso_time(value: object) -> float | None:
 def top_level_from_headers(url: str, headers: list[tuple[str, str]]) -> str | None:
     """Best guess of the top-level page when a capture does not say: a document request is its
     own top level; a subresource's Referer names the page that embedded it."""
-    lower = {k.lower(): v for k, v in headers}
-    if lower.get("sec-fetch-dest") == "document":
-        return url
-    return lower.get("referer") or None
+    referer = None
+    for name, value in headers:
+        name = name.lower()
+        if name == "sec-fetch-dest" and value == "document":
+            return url
+        if name == "referer" and referer is None:
+            referer = value
+    return referer or None
 
 
 # --- stickyguard recordings (JSON Lines from addons/recorder.py) -----------------------------
@@ -513,15 +517,15 @@ class _CountingReader:
 def exchange_from_flow(flow, source: str, place: str) -> Exchange:
     """The audit's view of a mitmproxy HTTP flow with a response (from a file or live)."""
     req, resp = flow.request, flow.response
-    url = _client_url(req)
-    req_headers = list(req.headers.items(multi=True))
+    req_headers = _header_list(req.headers)
+    url = _client_url(req, req_headers)
     peer = flow.server_conn.peername or flow.server_conn.address
     return Exchange(
         url=url,
         method=req.method,
         status=resp.status_code,
         request_headers=req_headers,
-        response_headers=list(resp.headers.items(multi=True)),
+        response_headers=_header_list(resp.headers),
         timestamp=resp.timestamp_start or req.timestamp_start,
         top_level_url=top_level_from_headers(url, req_headers),
         source=source,
@@ -530,16 +534,26 @@ def exchange_from_flow(flow, source: str, place: str) -> Exchange:
     )
 
 
+def _header_list(headers) -> list[tuple[str, str]]:
+    """mitmproxy's headers as text pairs, decoded as `headers.items(multi=True)` decodes them (UTF-8, bytes that
+    are not kept as surrogates), in one pass over the raw fields instead of a generator per header."""
+    return [(k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape")) for k, v in headers.fields]
+
+
 _PLAIN_HOST = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
 
 
-def _client_url(req) -> str:
+def _client_url(req, headers: list[tuple[str, str]]) -> str:
     """The URL as the client asked for it (mitmproxy's pretty_url), without its cost in the common case:
-    an HTTP/1 request with a plain Host header and an origin-form target."""
-    host = req.headers.get("host")
-    if host and not req.is_http2 and not req.is_http3 and req.path.startswith("/") and _PLAIN_HOST.fullmatch(host):
-        default = ":443" if req.scheme == "https" else ":80"
-        return f"{req.scheme}://{host.removesuffix(default)}{req.path}"
+    an HTTP/1 request with a plain Host header and an origin-form target (read from the request's raw
+    fields: each of mitmproxy's properties decodes them again)."""
+    data = req.data
+    if data.http_version in (b"HTTP/1.1", b"HTTP/1.0") and data.path.startswith(b"/"):
+        host = next((v for k, v in headers if k.lower() == "host"), None)
+        if host and _PLAIN_HOST.fullmatch(host):
+            scheme = data.scheme.decode("ascii", "replace")
+            default = ":443" if scheme == "https" else ":80"
+            return f"{scheme}://{host.removesuffix(default)}{data.path.decode('utf-8', 'surrogateescape')}"
     return req.pretty_url
 
 

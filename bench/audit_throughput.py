@@ -1,33 +1,33 @@
-"""Audit throughput: generate a HAR and a mitmproxy flow file of N exchanges, audit them, and
-compare with the bare cost of reading the same file with the same reader in the same process.
+"""The audit against json.load of the same file, paired: both run at the same time on the same core, CPU
+time and peak memory of each process from the kernel (wait4), medians over rounds with min-max, and a
+control pair of json.load against itself. The audit runs as a user runs it, start-up and the JSON report
+included. Also: start-up alone, and peak memory as a HAR grows to 500 MB (streamed, so flat).
 
-    python bench/audit_throughput.py              # N = 100000
-    python bench/audit_throughput.py -n 20000 --keep /tmp/bench
+    python bench/audit_throughput.py [--rounds 5] [--keep DIR]
 
-Prints exchanges per second for reading and auditing, the ratio audit / bare read (aim: <= 2x),
-and peak traced memory at N/10 and N (aim for flow files: flat as N grows).
+Two HARs of about 100 MB: one like a browser's export (bodies, a few thousand entries), and the worst
+case, 150,000 exchanges of headers only, where the per-cookie work counts most. Exits 1 on a missed aim.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
+import os
 import random
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
-import time
-import tracemalloc
 from pathlib import Path
 
 from mitmproxy import io as mitm_io
 from mitmproxy.test import tflow
 from mitmproxy.test import tutils
 
-from stickyguard.audit import catalog as catalog_mod
-from stickyguard.audit import engine
-from stickyguard.audit import rules as rule_data
-from stickyguard.audit import sources
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure  # noqa: E402  (bench/ is not a package)
 
 AFFINITY = [
     "BIGipServerpool_{k}={ip}.36895.0000; path=/; HttpOnly",
@@ -65,23 +65,37 @@ def exchanges(n: int, seed: int = 1):
         yield f"{scheme}://{host}/page/{i}", cookies
 
 
-def write_har(path: Path, n: int) -> None:
-    entries = []
-    for url, cookies in exchanges(n):
-        headers = [{"name": "date", "value": DATE}, {"name": "content-type", "value": "text/html"}]
-        headers += [{"name": "set-cookie", "value": c} for c in cookies]
-        entries.append({
-            "startedDateTime": "2025-01-01T10:00:00.000Z", "time": 12.5,
-            "request": {"method": "GET", "url": url, "httpVersion": "http/2.0",
-                        "headers": [{"name": "sec-fetch-dest", "value": "document"}],
-                        "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
-            "response": {"status": 200, "statusText": "", "httpVersion": "http/2.0", "headers": headers,
-                         "cookies": [], "content": {"size": 0, "mimeType": "text/html"},
-                         "redirectURL": "", "headersSize": -1, "bodySize": -1},
-            "cache": {}, "timings": {"send": 0, "wait": 10, "receive": 2.5},
-        })
-    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "bench", "version": "1"},
-                                        "entries": entries}}))
+def write_har(path: Path, n: int, body: int = 0) -> None:
+    """A HAR of n exchanges; with `body`, each response carries that many bytes of page text, as a
+    browser's export does."""
+    rng = random.Random(2)
+    words = ["<div class=item>", "cart", "price", "</div>", "<a href=/p/{n}>", "session", "\\n", "é"]
+    with open(path, "w", encoding="utf-8") as out:  # an entry at a time: the bench itself stays small
+        out.write('{"log": {"version": "1.2", "creator": {"name": "bench", "version": "1"}, "entries": [')
+        for i, (url, cookies) in enumerate(exchanges(n)):
+            out.write((", " if i else "") + json.dumps(_entry(url, cookies, _content(rng, words, body))))
+        out.write("]}}")
+
+
+def _entry(url: str, cookies: list[str], content: dict) -> dict:
+    headers = [{"name": "date", "value": DATE}, {"name": "content-type", "value": "text/html"}]
+    headers += [{"name": "set-cookie", "value": c} for c in cookies]
+    return {
+        "startedDateTime": "2025-01-01T10:00:00.000Z", "time": 12.5,
+        "request": {"method": "GET", "url": url, "httpVersion": "http/2.0",
+                    "headers": [{"name": "sec-fetch-dest", "value": "document"}],
+                    "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0},
+        "response": {"status": 200, "statusText": "", "httpVersion": "http/2.0", "headers": headers,
+                     "cookies": [], "content": content, "redirectURL": "", "headersSize": -1, "bodySize": -1},
+        "cache": {}, "timings": {"send": 0, "wait": 10, "receive": 2.5},
+    }
+
+
+def _content(rng: random.Random, words: list[str], size: int) -> dict:
+    if not size:
+        return {"size": 0, "mimeType": "text/html"}
+    text = " ".join(rng.choice(words) for _ in range(size // 6))[:size]
+    return {"size": len(text), "mimeType": "text/html", "text": text}
 
 
 def write_flows(path: Path, n: int) -> None:
@@ -97,82 +111,95 @@ def write_flows(path: Path, n: int) -> None:
             writer.add(tflow.tflow(req=req, resp=resp))
 
 
-def bare_read(path: Path) -> int:
-    count = 0
-    for _ in sources.open_capture(str(path)).exchanges():
-        count += 1
-    return count
+
+AUDIT = [sys.executable, "-m", "stickyguard.audit", "audit", "--format", "json", "--no-progress"]
+JSON_LOAD = [sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1], 'rb'))"]
+RATIO_AIM, STARTUP_AIM, MEMORY_AIM_MB = 1.3, 0.3, 150
 
 
-def audit(path: Path, rules, catalog) -> tuple[int, int]:
-    """Audit one capture; returns (inventory rows, findings), which bound the memory kept."""
-    auditor = engine.Audit(rules, catalog)
-    for exchange in sources.open_capture(str(path)).exchanges():
-        auditor.add(exchange)
-    report = auditor.report([], [], "bench", {"name": "stickyguard", "version": "bench"})
-    return len(report.cookies), len(report.findings)
+def run(argv: list[str], pin: bool = True) -> subprocess.Popen:
+    return subprocess.Popen((["taskset", "-c", "0"] if pin else []) + argv, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
 
 
-def timed(fn, *args, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - start)
-    return best
+def finish(proc: subprocess.Popen) -> tuple[float, float]:
+    """(CPU seconds, peak RSS in MB) of a child, from the kernel's own accounting."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def peak_memory(fn, *args) -> tuple[int, object]:
-    gc.collect()
-    tracemalloc.start()
-    result = fn(*args)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak, result
+def paired(a: list[str], b: list[str], rounds: int) -> tuple[list[float], list[float]]:
+    """a/b CPU per round, both on core 0 at the same time, the one started first alternating; and a's peaks."""
+    ratios, peaks = [], []
+    for r in range(rounds):
+        first, second = (a, b) if r % 2 == 0 else (b, a)
+        p1, p2 = run(first), run(second)
+        (c1, m1), (c2, m2) = finish(p1), finish(p2)
+        for proc, argv in ((p1, first), (p2, second)):
+            if proc.returncode not in (0, 1, 2):  # 1 and 2: findings and notices, as the CLI says them
+                raise SystemExit(f"bench: {' '.join(argv)} exited with {proc.returncode}")
+        (ca, ma), cb = ((c1, m1), c2) if first is a else ((c2, m2), c1)
+        ratios.append(ca / cb)
+        peaks.append(ma)
+    return ratios, peaks
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=100_000, help="exchanges per capture (default 100000)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement; the best counts")
-    parser.add_argument("--keep", type=Path, help="write the captures here and keep them")
-    parser.add_argument("--only", choices=["har", "flows"], help="measure one capture kind only")
-    args = parser.parse_args()
+def shown(values: list[float], digits: int = 2) -> str:
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
-    work = args.keep or Path(tempfile.mkdtemp(prefix="sg-bench-"))
+
+def figures(rounds: int = 5, work: Path | None = None) -> list[Figure]:
+    own = work is None
+    work = work or Path(tempfile.mkdtemp(prefix="sg-audit-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    catalog = catalog_mod.load([rule_data.RULES_DIR])
-    rules = rule_data.load_rules([rule_data.RULES_DIR], catalog.cookie_classes())
-    small = max(args.n // 10, 1)
+    out = work / "report.json"
+    cmd = "python bench/audit_throughput.py"
+    rows = []
     try:
-        print(f"stickyguard audit benchmark: N = {args.n} exchanges, {len(rules)} rules, best of {args.repeat}")
-        kinds = [("HAR", write_har, "har", "har"), ("flow file", write_flows, "mitm", "flows")]
-        for kind, writer, ext, key in kinds:
-            if args.only and args.only != key:
-                continue
-            path, path_small = work / f"bench.{ext}", work / f"bench-small.{ext}"
-            start = time.perf_counter()
-            writer(path, args.n)
-            writer(path_small, small)
-            made = time.perf_counter() - start
-            read_s = timed(bare_read, path, repeat=args.repeat)
-            audit_s = timed(audit, path, rules, catalog, repeat=args.repeat)
-            mem_small, (rows_small, found_small) = peak_memory(audit, path_small, rules, catalog)
-            mem_big, (rows, found) = peak_memory(audit, path, rules, catalog)
-            size = path.stat().st_size / 2**20
-            print(f"\n{kind} ({size:.1f} MiB, written in {made:.1f} s)")
-            print(f"  bare read : {read_s:7.2f} s  {args.n / read_s:10,.0f} exchanges/s")
-            print(f"  audit     : {audit_s:7.2f} s  {args.n / audit_s:10,.0f} exchanges/s")
-            print(f"  ratio     : {audit_s / read_s:7.2f} x the bare read (aim <= 2x)")
-            print(f"  peak mem  : {mem_small / 2**20:7.1f} MiB at N={small}, {mem_big / 2**20:.1f} MiB at N={args.n} "
-                  f"(x{mem_big / max(mem_small, 1):.2f} for x{args.n / small:.0f} exchanges)")
-            print(f"  kept      : {rows_small} -> {rows} inventory rows, {found_small} -> {found} findings "
-                  "(bounded by distinct cookies, not by N)")
+        browser, headers = work / "browser.har", work / "headers.har"
+        write_har(browser, 8_000, body=12_000)
+        write_har(headers, 150_000)
+        control, _ = paired(JSON_LOAD + [str(headers)], JSON_LOAD + [str(headers)], rounds)
+        rows.append(Figure("audit", "control: json.load / json.load, same file, same core", shown(control, 3),
+                           "", None, cmd))
+        for path, what in ((browser, "a HAR like a browser's export (8,000 entries with bodies)"),
+                           (headers, "the worst case: 150,000 exchanges of headers only")):
+            size = path.stat().st_size / 1e6
+            ratios, peaks = paired(AUDIT + [str(path), "-o", str(out)], JSON_LOAD + [str(path)], rounds)
+            median = statistics.median(ratios)
+            rows.append(Figure("audit", f"{what}, {size:.0f} MB: the whole audit (start-up, JSON report) / "
+                               "json.load, CPU", shown(ratios), f"<= {RATIO_AIM}", median <= RATIO_AIM, cmd))
+        one = work / "one.har"
+        write_har(one, 1)
+        startup = [finish(run(AUDIT + [str(one), "-o", str(out)], pin=False))[0] for _ in range(7)]
+        rows.append(Figure("audit", "start-up: a one-exchange HAR audited, CPU seconds, the rule cache warm",
+                           shown(startup), f"<= {STARTUP_AIM} s", statistics.median(startup) <= STARTUP_AIM, cmd))
+        for n in (68_000, 680_000):
+            big = work / f"grow-{n}.har"
+            write_har(big, n)
+            size = big.stat().st_size / 1e6
+            _, peak = finish(run(AUDIT + [str(big), "-o", str(out)], pin=False))
+            big.unlink()
+            rows.append(Figure("audit", f"peak memory, a {size:.0f} MB HAR audited ({n:,} exchanges)",
+                               f"{peak:.0f} MB", f"<= {MEMORY_AIM_MB} MB", peak <= MEMORY_AIM_MB, cmd))
     finally:
-        if not args.keep:
+        if own:
             shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="write the captures here and keep them")
+    args = parser.parse_args()
+    rows = figures(args.rounds, args.keep)
+    for f in rows:
+        verdict = "" if f.holds is None else ("" if f.holds else "  MISSED")
+        print(f"{f.what}: {f.measured}{'  aim ' + f.aim if f.aim else ''}{verdict}")
+    return 1 if any(f.holds is False for f in rows) else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

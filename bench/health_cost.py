@@ -15,9 +15,13 @@ import asyncio
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from stickyguard.addons.balancing import backends
-from stickyguard.addons.balancing import health
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure  # noqa: E402  (bench/ is not a package)
+
+from stickyguard.addons.balancing import backends  # noqa: E402
+from stickyguard.addons.balancing import health  # noqa: E402
 
 AIM = 0.02
 SERVERS = r"""
@@ -58,26 +62,32 @@ async def run(pool: list[backends.Backend], seconds: float, traffic: bool) -> fl
     return (time.process_time() - cpu) / seconds
 
 
+def figures(count: int = 1000, seconds: float = 10, traffic: bool = False) -> list[Figure]:
+    helper = subprocess.Popen(["taskset", "-c", "1", sys.executable, "-c", SERVERS, str(count)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        ports = [int(p) for p in helper.stdout.readline().split()]  # type: ignore[union-attr]
+        pool = [backends.Backend(backends.parse_backend_spec(f"b{i}=http://127.0.0.1:{p}"))
+                for i, p in enumerate(ports)]
+        share = asyncio.run(run(pool, seconds, traffic))
+    finally:
+        helper.terminate()
+        helper.wait(timeout=10)
+    return [Figure("scale", f"health checks of {count:,} backends (tcp, every 2 s"
+                   f"{', the backends also answering traffic' if traffic else ', idle'}), share of a core",
+                   f"{share * 100:.1f} %", f"<= {AIM * 100:g} %", share <= AIM,
+                   f"python bench/health_cost.py{' --traffic' if traffic else ''}")]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--traffic", action="store_true")
     args = parser.parse_args()
-    helper = subprocess.Popen(["taskset", "-c", "1", sys.executable, "-c", SERVERS, str(args.backends)],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        ports = [int(p) for p in helper.stdout.readline().split()]  # type: ignore[union-attr]
-        pool = [backends.Backend(backends.parse_backend_spec(f"b{i}=http://127.0.0.1:{p}"))
-                for i, p in enumerate(ports)]
-        share = asyncio.run(run(pool, args.seconds, args.traffic))
-    finally:
-        helper.terminate()
-        helper.wait(timeout=10)
-    ok = share <= AIM
-    print(f"{args.backends} backends, tcp check every 2 s{' with traffic' if args.traffic else ''}: "
-          f"{share * 100:.1f} % of a core (aim <= {AIM * 100:g} %){'' if ok else '  MISSED'}")
-    return 0 if ok else 1
+    (row,) = figures(args.backends, args.seconds, args.traffic)
+    print(f"{row.what}: {row.measured} (aim {row.aim}){'' if row.holds else '  MISSED'}")
+    return 0 if row.holds else 1
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from tabulate import tabulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import paired  # noqa: E402  (bench/ is not a package)
+from figures import Figure  # noqa: E402
 
 ROUTE_COOKIE = "JSESSIONID=0123456789ABCDEF0123456789ABCDEF.b1"
 
@@ -50,46 +51,51 @@ def scenarios(work: Path) -> dict[str, tuple[Callable[[int, list[int]], list[str
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=800)
-    parser.add_argument("--only", action="append", default=[], metavar="NAME", help="run only these scenarios")
-    args = parser.parse_args()
+def figures(rounds: int = 5, requests: int = 800, only: list[str] | None = None) -> list[Figure]:
+    """One row per scenario (CPU per request / plain mitmdump's), after the control pair."""
     if problem := paired.check_machine():
-        print(f"bench: {problem}", file=sys.stderr)
-        return 2
+        raise SystemExit(f"bench: {problem}")
     work = Path(tempfile.mkdtemp(prefix="sg-proxy-"))
+    cmd = "python bench/proxy_throughput.py"
     reference = paired.Side("plain mitmdump", paired.plain)
-    rows, missed = [], []
-    control = paired.ratios(reference, paired.Side("plain mitmdump", paired.plain), paired.Traffic(),
-                            args.rounds, args.requests)
-    rows.append(["control: plain / plain", *_shown(control), ""])
+    control = paired.ratios(reference, paired.Side("plain mitmdump", paired.plain), paired.Traffic(), rounds, requests)
+    rows = [Figure("balancer", "control: plain mitmdump / plain mitmdump, CPU per request", _shown(control), "",
+                   None, cmd)]
     for name, (command, traffic, aim) in scenarios(work).items():
-        if args.only and name not in args.only:
+        if only and name not in only:
             continue
         redis = paired.Redis(work) if "REDIS_PORT" in " ".join(command(0, [0])) else None
         try:
             port = redis.port if redis is not None else 0
             side = paired.Side(name, lambda listen, ports, c=command, r=str(port): [a.replace("REDIS_PORT", r)
                                                                                      for a in c(listen, ports)])
-            got = paired.ratios(reference, side, traffic, args.rounds, args.requests)
+            got = paired.ratios(reference, side, traffic, rounds, requests)
         finally:
             if redis is not None:
                 redis.stop()
-        median = paired.summary(got)[0]
-        rows.append([name, *_shown(got), f"<= {aim:.2f}" + ("" if median <= aim else "  MISSED")])
-        if median > aim:
-            missed.append(name)
+        rows.append(Figure("balancer", f"{name} / plain mitmdump, CPU per request", _shown(got), f"<= {aim:.2f}",
+                           paired.summary(got)[0] <= aim, cmd))
+    shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=800)
+    parser.add_argument("--only", action="append", default=[], metavar="NAME", help="run only these scenarios")
+    args = parser.parse_args()
+    rows = figures(args.rounds, args.requests, args.only)
     print(f"CPU per request against plain mitmdump, same core, at the same time; {args.rounds} rounds of "
           f"{args.requests} requests (4 keep-alive connections a side)")
-    print(tabulate(rows, headers=["scenario", "median", "min-max", "aim"], tablefmt="github"))
-    return 1 if missed else 0
+    print(tabulate([[f.what, f.measured, f.aim + ("" if f.holds is not False else "  MISSED")] for f in rows],
+                   headers=["scenario", "median (min-max)", "aim"], tablefmt="github"))
+    return 1 if any(f.holds is False for f in rows) else 0
 
 
-def _shown(values: list[float]) -> list[str]:
+def _shown(values: list[float]) -> str:
     median, low, high = paired.summary(values)
-    return [f"{median:.3f}", f"{low:.3f}-{high:.3f}"]
+    return f"{median:.3f} ({low:.3f}-{high:.3f})"
 
 
 if __name__ == "__main__":

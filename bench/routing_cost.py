@@ -18,17 +18,21 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from tabulate import tabulate
 
-from stickyguard.addons.balancing import backends
-from stickyguard.addons.balancing import ring as ring_mod
-from stickyguard.addons.balancing import sealing
-from stickyguard.addons.balancing import store
-from stickyguard.addons.balancing.kinds.app_cookie import AppCookieAffinity
-from stickyguard.addons.balancing.kinds.cookie import CookieAffinity
-from stickyguard.addons.balancing.kinds.ip import IpAffinity
-from stickyguard.addons.balancing.kinds.route import RouteAffinity
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure  # noqa: E402  (bench/ is not a package)
+
+from stickyguard.addons.balancing import backends  # noqa: E402
+from stickyguard.addons.balancing import ring as ring_mod  # noqa: E402
+from stickyguard.addons.balancing import sealing  # noqa: E402
+from stickyguard.addons.balancing import store  # noqa: E402
+from stickyguard.addons.balancing.kinds.app_cookie import AppCookieAffinity  # noqa: E402
+from stickyguard.addons.balancing.kinds.cookie import CookieAffinity  # noqa: E402
+from stickyguard.addons.balancing.kinds.ip import IpAffinity  # noqa: E402
+from stickyguard.addons.balancing.kinds.route import RouteAffinity  # noqa: E402
 
 SECRET = b"s" * 32
 AIM = 2.0
@@ -68,35 +72,43 @@ def per_call(fn: Callable[[], object], n: int) -> float:
     return (time.perf_counter() - start) / n * 1e6
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=5000, help="decisions per measurement")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+def figures(n: int = 5000, rounds: int = 5) -> list[Figure]:
+    """Per decision: the cost at 1,000 backends over the cost at 3; then the ring's build time."""
     loop = asyncio.new_event_loop()
     small, large = decisions(3, loop), decisions(1000, loop)
     table = {f"k{i}": i for i in range(1000)}
-    baseline = statistics.median(per_call(lambda: table.get("k500"), args.n) for _ in range(args.rounds))
-    rows, missed = [], []
+    baseline = statistics.median(per_call(lambda: table.get("k500"), n) for _ in range(rounds))
+    cmd = "python bench/routing_cost.py"
+    rows = []
     for name in small:
         at3, at1000 = [], []
-        for _ in range(args.rounds):  # interleaved, so drift on a shared machine hits both alike
-            at3.append(per_call(small[name], args.n))
-            at1000.append(per_call(large[name], args.n))
+        for _ in range(rounds):  # interleaved, so drift on a shared machine hits both alike
+            at3.append(per_call(small[name], n))
+            at1000.append(per_call(large[name], n))
         a, b = statistics.median(at3), statistics.median(at1000)
-        ok = b <= AIM * a
-        rows.append([name, f"{a:.2f}", f"{b:.2f}", f"{b / a:.2f}", f"<= {AIM:g}" + ("" if ok else "  MISSED")])
-        if not ok:
-            missed.append(name)
+        rows.append(Figure("scale", f"{name}: 1,000 backends / 3", f"{b / a:.2f} ({a:.1f} µs -> {b:.1f} µs; a dict "
+                           f"lookup {baseline:.3f} µs)", f"<= {AIM:g}", b <= AIM * a, cmd))
     builds = []
     for _ in range(3):
         start = time.perf_counter()
         ring_mod.Ring({f"app{i}": 1 for i in range(1000)}, SECRET)
         builds.append(time.perf_counter() - start)
-    print(f"one routing decision, µs (median of {args.rounds} rounds of {args.n}); a dict lookup is {baseline:.3f} µs")
-    print(tabulate(rows, headers=["decision", "3 backends", "1,000 backends", "ratio", "aim"], tablefmt="github"))
-    print(f"ip ring of 1,000 backends built in {statistics.median(builds) * 1000:.0f} ms")
-    return 1 if missed else 0
+    rows.append(Figure("scale", "the ip ring of 1,000 backends, built", f"{statistics.median(builds) * 1000:.0f} ms",
+                       "", None, cmd))
+    loop.close()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=5000, help="decisions per measurement")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    rows = figures(args.n, args.rounds)
+    print(f"one routing decision (median of {args.rounds} rounds of {args.n})")
+    print(tabulate([[f.what, f.measured, f.aim + ("" if f.holds is not False else "  MISSED")] for f in rows],
+                   headers=["decision", "measured", "aim"], tablefmt="github"))
+    return 1 if any(f.holds is False for f in rows) else 0
 
 
 if __name__ == "__main__":

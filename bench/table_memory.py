@@ -16,7 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from stickyguard.addons.balancing import store
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure  # noqa: E402  (bench/ is not a package)
+
+from stickyguard.addons.balancing import store  # noqa: E402
 
 AIM_MB = 150.0
 
@@ -28,14 +31,11 @@ def rss_mb() -> float:
     return 0.0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=1_000_000)
-    args = parser.parse_args()
+def figures(n: int = 1_000_000) -> list[Figure]:
     now = [1000.0]
     table = store.MemoryStore(clock=lambda: now[0])
     names = [f"app{i}" for i in range(10)]
-    keys = ["app:" + hashlib.sha256(str(i).encode()).hexdigest()[:32] for i in range(args.n)]
+    keys = ["app:" + hashlib.sha256(str(i).encode()).hexdigest()[:32] for i in range(n)]
     gc.collect()
     before = rss_mb()
 
@@ -50,10 +50,19 @@ def main() -> int:
     while asyncio.run(table.purge()):
         pass
     purged_in = time.perf_counter() - started
-    ok = grown <= AIM_MB * args.n / 1_000_000
-    print(f"{args.n:,} sessions: {grown:.0f} MB ({grown * 1e6 / args.n:.0f} bytes each; aim <= {AIM_MB:g} MB "
-          f"per million){'' if ok else '  MISSED'}; all purged in {purged_in:.2f} s once expired, {len(table)} left")
-    return 0 if ok and not len(table) else 1
+    aim = AIM_MB * n / 1_000_000
+    return [Figure("scale", f"the in-memory session table, {n:,} sessions", f"{grown:.0f} MB ({grown * 1e6 / n:.0f} "
+                   f"bytes each); all purged in {purged_in:.2f} s once expired, {len(table)} left", f"<= {aim:g} MB",
+                   grown <= aim and not len(table), "python bench/table_memory.py")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=1_000_000)
+    args = parser.parse_args()
+    (row,) = figures(args.n)
+    print(f"{row.what}: {row.measured} (aim {row.aim}){'' if row.holds else '  MISSED'}")
+    return 0 if row.holds else 1
 
 
 if __name__ == "__main__":

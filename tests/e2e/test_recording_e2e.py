@@ -25,6 +25,17 @@ def browse(proxy_port: int) -> None:
             assert r.status == 200
 
 
+def recorded(path, lines: int) -> str:
+    """The recording once it holds `lines` lines: each is flushed within the recorder's FLUSH_DELAY (0.2 s)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if len(text.splitlines()) >= lines:
+            return text
+        time.sleep(0.05)
+    return text
+
+
 def audit_json(path, capsys) -> dict:
     status = cli.main(["audit", str(path), "--format", "json"])
     out, _ = capsys.readouterr()
@@ -37,8 +48,8 @@ def test_recording_and_flow_file_give_the_same_findings(backend, mitmdump, tmp_p
     port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{backend}", "-s", "addons/recorder.py",
                           "--set", f"record_file={rec}", "-w", str(flows))
     browse(port)
-    # Each line is flushed as it is written: the recording is complete while the proxy runs.
-    assert len(rec.read_text().splitlines()) == len(COOKIES)
+    # Lines are flushed within 0.2 s: the recording is complete while the proxy runs.
+    assert len(recorded(rec, len(COOKIES)).splitlines()) == len(COOKIES)
     mitmdump.stop()
 
     from_recording, from_flows = audit_json(rec, capsys), audit_json(flows, capsys)
@@ -57,7 +68,7 @@ def test_default_recording_keeps_no_raw_value_or_client_address(backend, mitmdum
     port = mitmdump.start("--mode", f"reverse:http://127.0.0.1:{backend}", "-s", "addons/recorder.py",
                           "--set", f"record_file={rec}")
     browse(port)
-    text = rec.read_text()
+    text = recorded(rec, len(COOKIES))
     raw_values = [c.split(";")[0].split("=", 1)[1] for cookies in COOKIES.values() for c in cookies]
     # HAProxy's SERVERID value is the server name itself: it is kept as decoded evidence.
     assert [v for v in raw_values if v in text] == ["app2"]
@@ -120,7 +131,7 @@ def test_recorder_in_upstream_mode(backend, mitmdump, tmp_path):
     for path in COOKIES:
         with opener.open(f"http://127.0.0.1:{backend}{path}", timeout=10) as r:
             assert r.status == 200
-    lines = [json.loads(x) for x in rec.read_text().splitlines()]
+    lines = [json.loads(x) for x in recorded(rec, len(COOKIES)).splitlines()]
     assert [line["url"].split("?")[0].rsplit("/", 1)[-1] for line in lines] == [p.strip("/") for p in COOKIES]
 
 
