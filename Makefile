@@ -39,13 +39,9 @@ lint: $(STAMP)
 	$(VENV)/bin/python -m mypy
 	$(VENV)/bin/lint-imports --no-cache
 
-# Not part of `make test`: a long run that prints throughput and memory ratios.
+# Not part of `make test` (about half an hour): every performance figure against its aim, in one table.
 bench: $(STAMP)
-	-$(VENV)/bin/python bench/proxy_throughput.py  # exits 1 when a scenario misses its aim; the rest still run
-	-$(VENV)/bin/python bench/routing_cost.py
-	-$(VENV)/bin/python bench/table_memory.py
-	-$(VENV)/bin/python bench/health_cost.py
-	$(VENV)/bin/python bench/audit_throughput.py
+	-$(VENV)/bin/python bench/run_all.py --readme  # one table, pasted into the README; exits 1 on a missed aim
 	$(VENV)/bin/python bench/corpus_score.py
 
 # Not part of `make test`: the balancer under load and faults in each affinity kind, a few minutes

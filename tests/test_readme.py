@@ -162,3 +162,21 @@ def _wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 60) -> No
                 return
         time.sleep(0.1)
     raise AssertionError(f"nothing listened on {port} within {seconds:.0f} s")
+
+
+def test_the_performance_section_is_the_latest_bench_table():
+    """`make bench` pastes bench/run_all.py's table into the README and keeps it in bench/latest.md."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import figures
+
+    latest = figures.LATEST.read_text(encoding="utf-8")
+    assert figures.readme_section() == latest
+    rows = [line for line in latest.splitlines() if line.startswith("| ") and not line.startswith("| area")]
+    whats = " ".join(rows)
+    for needed in ("cookie /", "a new session each request", "app-cookie, memory", "app-cookie, SQLite", "ip /",
+                   "route /", "recorder alone", "balancer with recorder", "1,000 backends / 3", "health checks",
+                   "session table", "json.load", "start-up", "peak memory"):
+        assert needed in whats, f"the bench table has no row for {needed!r}"
+    for row in rows:  # every figure with an aim says whether it holds
+        cells = [c.strip() for c in row.strip("|").split(" | ")]
+        assert (cells[3] == "") == (cells[4] == ""), row
