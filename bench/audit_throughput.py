@@ -112,21 +112,35 @@ def write_flows(path: Path, n: int) -> None:
 
 
 
-AUDIT = [sys.executable, "-m", "stickyguard.audit", "audit", "--format", "json", "--no-progress"]
+# The audit as `stickyguard audit` runs it, which says its own peak RSS (VmHWM) on stderr as it exits: a child's
+# ru_maxrss also counts the bench's own memory, copied at fork before the exec.
+AUDIT_AND_PEAK = """
+import runpy, sys
+sys.argv = ["stickyguard", *sys.argv[1:]]
+try:
+    runpy.run_module("stickyguard.audit", run_name="__main__")
+finally:
+    peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print(f"PEAK_KB {peak}", file=sys.stderr)
+"""
+AUDIT = [sys.executable, "-c", AUDIT_AND_PEAK, "audit", "--format", "json", "--no-progress"]
 JSON_LOAD = [sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1], 'rb'))"]
 RATIO_AIM, STARTUP_AIM, MEMORY_AIM_MB = 1.3, 0.3, 150
 
 
 def run(argv: list[str], pin: bool = True) -> subprocess.Popen:
     return subprocess.Popen((["taskset", "-c", "0"] if pin else []) + argv, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc: subprocess.Popen) -> tuple[float, float]:
-    """(CPU seconds, peak RSS in MB) of a child, from the kernel's own accounting."""
+    """(CPU seconds, peak RSS in MB) of a child: CPU from the kernel's accounting (wait4), the peak as the child
+    said it (0 for a child that does not say it)."""
+    said = proc.stderr.read() if proc.stderr else ""  # type: ignore[union-attr]
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    peaks = [int(line.split()[1]) for line in said.splitlines() if line.startswith("PEAK_KB ")]
+    return usage.ru_utime + usage.ru_stime, (peaks[-1] / 1024 if peaks else 0.0)
 
 
 def paired(a: list[str], b: list[str], rounds: int) -> tuple[list[float], list[float]]:
@@ -135,7 +149,7 @@ def paired(a: list[str], b: list[str], rounds: int) -> tuple[list[float], list[f
     for r in range(rounds):
         first, second = (a, b) if r % 2 == 0 else (b, a)
         p1, p2 = run(first), run(second)
-        (c1, m1), (c2, m2) = finish(p1), finish(p2)
+        (c1, m1), (c2, m2) = finish(p1), finish(p2)  # each reads its child's stderr to the end: no pipe fills
         for proc, argv in ((p1, first), (p2, second)):
             if proc.returncode not in (0, 1, 2):  # 1 and 2: findings and notices, as the CLI says them
                 raise SystemExit(f"bench: {' '.join(argv)} exited with {proc.returncode}")
