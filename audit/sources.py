@@ -13,6 +13,7 @@ import dataclasses
 import email.utils
 import hashlib
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -61,6 +62,8 @@ class Capture:
     progress: Progress | None = None
     errors: list[InputError] = dataclasses.field(default_factory=list)
     exchanges_read: int = 0
+    first_time: float | None = None  # the capture period: the earliest and latest exchange with a time
+    last_time: float | None = None
     _hash: hashlib._Hash = dataclasses.field(default_factory=hashlib.sha256)
 
     @property
@@ -71,6 +74,12 @@ class Capture:
         try:
             for exchange in self._reader(self):
                 self.exchanges_read += 1
+                when = exchange.timestamp
+                if when is not None:
+                    if self.first_time is None or when < self.first_time:
+                        self.first_time = when
+                    if self.last_time is None or when > self.last_time:
+                        self.last_time = when
                 yield exchange
         except _Damaged as e:
             self.errors.append(InputError(self.name, e.place, e.message))
@@ -100,21 +109,43 @@ class Capture:
             "kind": self.kind,
             "sha256": self.sha256,
             "exchanges": self.exchanges_read,
+            "first_seen": _iso_or_none(self.first_time),
+            "last_seen": _iso_or_none(self.last_time),
         }
+
+
+def _iso_or_none(when: float | None) -> str | None:
+    try:
+        return clock.utc_iso(when) if when is not None else None
+    except (OverflowError, OSError, ValueError):  # a capture's time past what datetime holds
+        return None
+
+
+def display_name(path: str) -> str:
+    """How a report names an input: relative to where the audit ran, never an absolute local path (which
+    says whose machine it was and where), the file's own name when no relative path reaches it."""
+    if path == "-":
+        return "<stdin>"
+    if not os.path.isabs(path):
+        return path
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return os.path.basename(path)
 
 
 def open_capture(
     path: str, url: str = DEFAULT_URL, progress: Progress | None = None
 ) -> Capture:
     """Open `path` (or `-` for stdin) and detect its kind from the first bytes."""
+    name = display_name(path)
     if path == "-":
-        name, stream = "<stdin>", sys.stdin.buffer
+        stream = sys.stdin.buffer
     else:
-        name = path
         try:
             stream = open(path, "rb")
         except OSError as e:
-            raise CaptureError(InputError(path, "", e.strerror or str(e))) from e
+            raise CaptureError(InputError(name, "", e.strerror or str(e))) from e
     head = _peek(stream, 64).lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         _close(stream)
