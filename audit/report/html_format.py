@@ -45,6 +45,7 @@ dl.scope dt { font-weight: 600; } dl.scope dd { margin: 0; }
 .b-critical { background: #6d0000; } .b-high { background: #c0392b; } .b-medium { background: #e67e22; }
 .b-low { background: #2980b9; } .b-info { background: #7f8c8d; }
 .decoded { font-weight: 600; }
+.rule td:nth-child(2), .site td:nth-child(2) { min-width: 6.5em; }
 .errors li { color: #a00; }
 .verdict-within { color: #1e7b34; font-weight: 600; } .verdict-outside { color: #b03a2e; font-weight: 600; }
 .verdict-doubtful { color: #8a5a00; font-weight: 600; }
