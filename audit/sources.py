@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from stickyguard.audit import clock
 from stickyguard.audit import limits
+from stickyguard.audit import wec
 from stickyguard.audit.records import Exchange
 from stickyguard.audit.records import InputError
 
@@ -62,6 +63,7 @@ class Capture:
     progress: Progress | None = None
     errors: list[InputError] = dataclasses.field(default_factory=list)
     exchanges_read: int = 0
+    folder: str | None = None  # a Website Evidence Collector output folder, when that was the input
     first_time: float | None = None  # the capture period: the earliest and latest exchange with a time
     last_time: float | None = None
     _hash: hashlib._Hash = dataclasses.field(default_factory=hashlib.sha256)
@@ -141,6 +143,8 @@ def open_capture(
     name = display_name(path)
     if path == "-":
         stream = sys.stdin.buffer
+    elif os.path.isdir(path):
+        return _open_wec_folder(path, name, url, progress)
     else:
         try:
             stream = open(path, "rb")
@@ -152,6 +156,8 @@ def open_capture(
         raise CaptureError(InputError(name, "", "the input is empty"))
     if head.startswith(b"{") and _is_recording(_peek(stream, 65536)):
         kind, reader = "recording", _read_recording
+    elif head.startswith(b"{") and wec.looks_like(_peek(stream, 65536)):
+        kind, reader = "wec", _read_wec
     elif head.startswith(b"{"):
         kind, reader = "har", _read_har
     elif re.match(rb"\d{1,12}:", head):
@@ -168,6 +174,44 @@ def open_capture(
     else:
         kind, reader = "headers", _read_headers
     return Capture(name, kind, stream, reader, url=url, progress=progress)
+
+
+def _open_wec_folder(path: str, name: str, url: str, progress: Progress | None) -> Capture:
+    """A folder is read as the EDPS Website Evidence Collector's output: its inspection.json, beside which
+    requests.har is read too."""
+    try:
+        stream = open(os.path.join(path, wec.INSPECTION), "rb")
+    except OSError:
+        raise CaptureError(InputError(name, "", f"a folder without {wec.INSPECTION}: not a Website Evidence "
+                                                "Collector output; give the capture files themselves")) from None
+    return Capture(name, "wec", stream, _read_wec, url=url, progress=progress, folder=path)
+
+
+def _read_wec(capture: Capture) -> Iterator[Exchange]:
+    data = capture.read()
+    try:
+        doc = limits.loads(data)
+    except ValueError as e:
+        raise _Damaged(wec.INSPECTION, f"malformed JSON: {e}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("cookies"), list):
+        raise _Damaged(wec.INSPECTION, 'not a Website Evidence Collector inspection: no "cookies" list')
+    folder = capture.folder if capture.folder is not None else os.path.dirname(capture.name)
+    har_path = os.path.join(folder, wec.REQUESTS)
+    yield from wec.exchanges(doc, capture.name, _wec_har(capture, har_path) if os.path.isfile(har_path) else None)
+
+
+def _wec_har(capture: Capture, path: str) -> Iterator[Exchange]:
+    """requests.har beside the inspection, its exchanges and damage told as the folder's."""
+    try:
+        har = open_capture(path, url=capture.url, progress=capture.progress)
+    except CaptureError as e:
+        capture.record(wec.REQUESTS, e.error.message)
+        return
+    for exchange in har.exchanges():
+        exchange.source, exchange.place = capture.name, f"{wec.REQUESTS}: {exchange.place}"
+        yield exchange
+    for error in har.errors:
+        capture.record(f"{wec.REQUESTS}: {error.place}", error.message)
 
 
 def _close(stream: BinaryIO) -> None:
