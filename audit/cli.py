@@ -12,6 +12,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from stickyguard.audit import sources
 from stickyguard.audit.conditions import DEFAULT_MAX_LIFETIME
 from stickyguard.audit.conditions import Settings
 from stickyguard.audit.findings import SEVERITIES
+from stickyguard.audit.findings import Report
 from stickyguard.audit.findings import severity_rank
 from stickyguard.audit.report import FORMATS
 from stickyguard.audit.report import table_format
@@ -180,14 +182,29 @@ def run_audit(args: argparse.Namespace) -> int:
     rules, catalog = load(args.rules, args.only_rules)
     settings = Settings(max_lifetime_seconds=args.max_lifetime, client_ip=args.client_ip)
     auditor = api.new_audit(rules, catalog, settings, show_values=args.show_values, candidates=ranges)
-    bar = None if args.no_progress else _progress_bar
-    inputs, errors = api.read_inputs(auditor, args.inputs, args.url, progress=bar)
+    bar = (None if args.no_progress else _progress_bar(args.inputs)) or _NoBar()
+    inputs, errors = api.read_inputs(auditor, args.inputs, args.url,
+                                     progress=(lambda _: bar) if isinstance(bar, _ProgressBar) else None)
+    bar.phase("judging", _ProgressBar.READING_SHARE)
     report = api.report(auditor, inputs, errors)
+    bar.clear()
     for error in report.errors:  # what could not be read, and what the input bounds cut
         _error(str(error))
     if earlier is not None:
         baseline.apply(report, earlier, args.baseline)
-    options = {"tablefmt": args.table_format}
+    bar.phase("writing", 0.95)
+    _write_report(report, args, bar)
+    if report.errors:
+        return 2
+    worst = report.worst()
+    if worst is not None and args.fail_on != "none" and severity_rank(worst) >= severity_rank(args.fail_on):
+        return 1
+    return 0
+
+
+def _write_report(report: Report, args: argparse.Namespace, bar: _ProgressBar | _NoBar) -> None:
+    options = {"tablefmt": args.table_format, "width": _table_width(args.output),
+               "as_json": bool(args.output) and args.output.lower().endswith(".json")}
     fmt = FORMATS[args.format]
     text = fmt.stream(report, **{k: v for k, v in options.items() if k in fmt.options})
     if args.output:
@@ -196,16 +213,12 @@ def run_audit(args: argparse.Namespace) -> int:
                 out.writelines(text)
         except OSError as e:
             raise UsageError(f"{args.output}: cannot write the report: {e.strerror or e}") from e
+        bar.clear()
         print(f"{PROG}: wrote {args.output}: {len(report.findings)} findings", file=sys.stderr)
     else:
+        bar.clear()
         sys.stdout.writelines(text)
         sys.stdout.flush()
-    if report.errors:
-        return 2
-    worst = report.worst()
-    if worst is not None and args.fail_on != "none" and severity_rank(worst) >= severity_rank(args.fail_on):
-        return 1
-    return 0
 
 
 def run_rules_list(args: argparse.Namespace) -> int:
@@ -267,34 +280,66 @@ def run_rules_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table_width(output: str | None) -> int:
+    """The terminal's width when the table is shown on one, else a fixed width files and pipes read alike."""
+    if output is None and sys.stdout.isatty():
+        return shutil.get_terminal_size((table_format.DEFAULT_WIDTH, 24)).columns
+    return table_format.DEFAULT_WIDTH
+
+
 class _ProgressBar:
-    """A one-line bar on stderr, redrawn at most ten times a second."""
+    """One line on stderr for the whole audit, redrawn at most ten times a second: `reading` while the inputs
+    stream through (judged as they are read), then `judging` (what waits for every input: recovery, the
+    compliance summary), then `writing` the report. Reading fills the first 90 %."""
+
+    READING_SHARE = 0.9
 
     def __init__(self, total: int):
-        self.total = total
+        self.total = max(total, 1)
         self.done_bytes = 0
         self.last = 0.0
+        self.label = "reading"
 
     def __call__(self, n: int) -> None:
         self.done_bytes += n
         now = time.monotonic()
         if now - self.last >= 0.1:
             self.last = now
-            share = min(self.done_bytes / self.total, 1.0)
-            bar = "#" * int(share * 30)
-            sys.stderr.write(f"\rreading [{bar:<30}] {share:5.1%}")
-            sys.stderr.flush()
+            self._draw(min(self.done_bytes / self.total, 1.0) * self.READING_SHARE)
 
     def done(self) -> None:
-        sys.stderr.write("\r" + " " * 50 + "\r")
+        """One input read; the bar goes on over the next."""
+
+    def phase(self, label: str, share: float) -> None:
+        self.label = label
+        self._draw(share)
+
+    def clear(self) -> None:
+        sys.stderr.write("\r" + " " * 60 + "\r")
+        sys.stderr.flush()
+
+    def _draw(self, share: float) -> None:
+        bar = "#" * int(share * 30)
+        sys.stderr.write(f"\r{self.label:<8} [{bar:<30}] {share:5.1%}")
         sys.stderr.flush()
 
 
-def _progress_bar(path: str) -> _ProgressBar | None:
-    if path == "-" or not sys.stderr.isatty():
+class _NoBar:
+    """No bar (small inputs, --no-progress, stderr not a terminal): the phases pass unseen."""
+
+    def phase(self, label: str, share: float) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+def _progress_bar(paths: list[str]) -> _ProgressBar | None:
+    """A bar when stderr is a terminal and the inputs are big enough to take a while."""
+    if "-" in paths or not sys.stderr.isatty():
         return None
     try:
-        size = os.path.getsize(path)
+        size = sum(os.path.getsize(p) for p in paths)
     except OSError:
         return None
     return _ProgressBar(size) if size >= PROGRESS_MIN_BYTES else None

@@ -27,35 +27,50 @@ NO_COOKIE_NOTE = ("no affinity cookie was set, so any stickiness rests on someth
                   "from several source addresses and comparing which backend answers")
 
 
-def sites(cookies: list[dict[str, Any]], findings: list[Finding], personal_rules: set[str],
-          budget_seconds: int) -> list[dict[str, Any]]:
-    """Per site: its affinity cookies and whether they may claim the consent exemption. `personal_rules`:
-    the ids of rules tagged personal-data in their YAML; `budget_seconds`: the lifetime budget
-    (--max-lifetime) below which a persistent cookie is weighed as short-lived."""
+def cookie_exemption(c: dict[str, Any], personal: set[tuple[str, str]], budget_seconds: int) -> dict[str, Any]:
+    """Whether one affinity cookie may claim the exemption: {"verdict", "reasons"}, the verdict "doubtful" when
+    its only shortfall is a persistent lifetime within the budget."""
+    reasons, short_only = [], True
+    seconds = c["lifetime_seconds"]
+    if seconds:
+        if seconds <= budget_seconds:
+            reasons.append(f"{c['name']} persists for {human_duration(seconds)}: short, within the "
+                           f"{human_duration(budget_seconds)} budget, but not a session cookie")
+        else:
+            short_only = False
+            reasons.append(f"{c['name']} persists for {human_duration(seconds)}, far past the session")
+    if c["party"] == "third":
+        short_only = False
+        reasons.append(f"{c['name']} is set in a third-party context")
+    decoded = c["decoded"] or {}
+    if (c["host"], c["name"]) in personal or decoded.get("email") or decoded.get("jwt_personal_claims"):
+        short_only = False
+        reasons.append(f"{c['name']} carries personal data")
+    verdict = "within the exemption" if not reasons else (
+        "doubtful: short-lived persistence" if short_only else "outside the exemption")
+    return {"verdict": verdict, "reasons": reasons}
+
+
+def mark_exemptions(cookies: list[dict[str, Any]], findings: list[Finding], personal_rules: set[str],
+                    budget_seconds: int) -> None:
+    """Each affinity cookie's row gets its own `exemption` (the cookie declaration reads it); others get None."""
+    personal = {(f.host, f.cookie) for f in findings if f.rule in personal_rules}
+    for c in cookies:
+        live = c["affinity"] and c.get("expiry") != "deleted"
+        c["exemption"] = cookie_exemption(c, personal, budget_seconds) if live else None
+
+
+def sites(cookies: list[dict[str, Any]], findings: list[Finding]) -> list[dict[str, Any]]:
+    """Per site: its affinity cookies and whether they may claim the consent exemption (from each cookie's
+    own, set by mark_exemptions)."""
     by_site: dict[str, list[dict[str, Any]]] = {}
     for c in cookies:
         by_site.setdefault(c["site"], []).append(c)
-    personal = {(f.host, f.cookie) for f in findings if f.rule in personal_rules}
     out = []
     for site, rows in sorted(by_site.items()):
-        affinity = [c for c in rows if c["affinity"] and c.get("expiry") != "deleted"]
-        reasons, short_only = [], True
-        for c in affinity:
-            seconds = c["lifetime_seconds"]
-            if seconds:
-                if seconds <= budget_seconds:
-                    reasons.append(f"{c['name']} persists for {human_duration(seconds)}: short, within the "
-                                   f"{human_duration(budget_seconds)} budget, but not a session cookie")
-                else:
-                    short_only = False
-                    reasons.append(f"{c['name']} persists for {human_duration(seconds)}, far past the session")
-            if c["party"] == "third":
-                short_only = False
-                reasons.append(f"{c['name']} is set in a third-party context")
-            decoded = c["decoded"] or {}
-            if (c["host"], c["name"]) in personal or decoded.get("email") or decoded.get("jwt_personal_claims"):
-                short_only = False
-                reasons.append(f"{c['name']} carries personal data")
+        affinity = [c for c in rows if c.get("exemption")]
+        reasons = [r for c in affinity for r in c["exemption"]["reasons"]]
+        short_only = all(c["exemption"]["verdict"] != "outside the exemption" for c in affinity)
         reasons = list(dict.fromkeys(reasons))
         if not affinity:
             verdict, reasons = "no affinity cookie", [NO_COOKIE_NOTE]

@@ -299,6 +299,8 @@ class Audit:
         inventory = sorted(self._inventory.values(), key=lambda r: (r["site"], r["host"], r["name"]))
         for row in inventory:
             row["rules"].sort()
+        compliance.mark_exemptions(inventory, findings, self._tagged("personal-data"),
+                                   self.settings.max_lifetime_seconds)
         return Report(
             tool=tool,
             generated_at=generated_at,
@@ -308,8 +310,7 @@ class Audit:
             findings=findings,
             errors=[*errors, *self.notices],
             show_values=self.show_values,
-            sites=compliance.sites(inventory, findings, self._tagged("personal-data"),
-                                   self.settings.max_lifetime_seconds),
+            sites=compliance.sites(inventory, findings),
             ip_exposure=compliance.ip_exposure(inventory, findings, self._tagged("client-address")),
             charts=compliance.charts(inventory, findings),
         )

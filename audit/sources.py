@@ -13,6 +13,7 @@ import dataclasses
 import email.utils
 import hashlib
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 
 from stickyguard.audit import clock
 from stickyguard.audit import limits
+from stickyguard.audit import wec
 from stickyguard.audit.records import Exchange
 from stickyguard.audit.records import InputError
 
@@ -61,6 +63,9 @@ class Capture:
     progress: Progress | None = None
     errors: list[InputError] = dataclasses.field(default_factory=list)
     exchanges_read: int = 0
+    folder: str | None = None  # a Website Evidence Collector output folder, when that was the input
+    first_time: float | None = None  # the capture period: the earliest and latest exchange with a time
+    last_time: float | None = None
     _hash: hashlib._Hash = dataclasses.field(default_factory=hashlib.sha256)
 
     @property
@@ -71,6 +76,12 @@ class Capture:
         try:
             for exchange in self._reader(self):
                 self.exchanges_read += 1
+                when = exchange.timestamp
+                if when is not None:
+                    if self.first_time is None or when < self.first_time:
+                        self.first_time = when
+                    if self.last_time is None or when > self.last_time:
+                        self.last_time = when
                 yield exchange
         except _Damaged as e:
             self.errors.append(InputError(self.name, e.place, e.message))
@@ -100,27 +111,53 @@ class Capture:
             "kind": self.kind,
             "sha256": self.sha256,
             "exchanges": self.exchanges_read,
+            "first_seen": _iso_or_none(self.first_time),
+            "last_seen": _iso_or_none(self.last_time),
         }
+
+
+def _iso_or_none(when: float | None) -> str | None:
+    try:
+        return clock.utc_iso(when) if when is not None else None
+    except (OverflowError, OSError, ValueError):  # a capture's time past what datetime holds
+        return None
+
+
+def display_name(path: str) -> str:
+    """How a report names an input: relative to where the audit ran, never an absolute local path (which
+    says whose machine it was and where), the file's own name when no relative path reaches it."""
+    if path == "-":
+        return "<stdin>"
+    if not os.path.isabs(path):
+        return path
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return os.path.basename(path)
 
 
 def open_capture(
     path: str, url: str = DEFAULT_URL, progress: Progress | None = None
 ) -> Capture:
     """Open `path` (or `-` for stdin) and detect its kind from the first bytes."""
+    name = display_name(path)
     if path == "-":
-        name, stream = "<stdin>", sys.stdin.buffer
+        stream = sys.stdin.buffer
+    elif os.path.isdir(path):
+        return _open_wec_folder(path, name, url, progress)
     else:
-        name = path
         try:
             stream = open(path, "rb")
         except OSError as e:
-            raise CaptureError(InputError(path, "", e.strerror or str(e))) from e
+            raise CaptureError(InputError(name, "", e.strerror or str(e))) from e
     head = _peek(stream, 64).lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         _close(stream)
         raise CaptureError(InputError(name, "", "the input is empty"))
     if head.startswith(b"{") and _is_recording(_peek(stream, 65536)):
         kind, reader = "recording", _read_recording
+    elif head.startswith(b"{") and wec.looks_like(_peek(stream, 65536)):
+        kind, reader = "wec", _read_wec
     elif head.startswith(b"{"):
         kind, reader = "har", _read_har
     elif re.match(rb"\d{1,12}:", head):
@@ -137,6 +174,44 @@ def open_capture(
     else:
         kind, reader = "headers", _read_headers
     return Capture(name, kind, stream, reader, url=url, progress=progress)
+
+
+def _open_wec_folder(path: str, name: str, url: str, progress: Progress | None) -> Capture:
+    """A folder is read as the EDPS Website Evidence Collector's output: its inspection.json, beside which
+    requests.har is read too."""
+    try:
+        stream = open(os.path.join(path, wec.INSPECTION), "rb")
+    except OSError:
+        raise CaptureError(InputError(name, "", f"a folder without {wec.INSPECTION}: not a Website Evidence "
+                                                "Collector output; give the capture files themselves")) from None
+    return Capture(name, "wec", stream, _read_wec, url=url, progress=progress, folder=path)
+
+
+def _read_wec(capture: Capture) -> Iterator[Exchange]:
+    data = capture.read()
+    try:
+        doc = limits.loads(data)
+    except ValueError as e:
+        raise _Damaged(wec.INSPECTION, f"malformed JSON: {e}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("cookies"), list):
+        raise _Damaged(wec.INSPECTION, 'not a Website Evidence Collector inspection: no "cookies" list')
+    folder = capture.folder if capture.folder is not None else os.path.dirname(capture.name)
+    har_path = os.path.join(folder, wec.REQUESTS)
+    yield from wec.exchanges(doc, capture.name, _wec_har(capture, har_path) if os.path.isfile(har_path) else None)
+
+
+def _wec_har(capture: Capture, path: str) -> Iterator[Exchange]:
+    """requests.har beside the inspection, its exchanges and damage told as the folder's."""
+    try:
+        har = open_capture(path, url=capture.url, progress=capture.progress)
+    except CaptureError as e:
+        capture.record(wec.REQUESTS, e.error.message)
+        return
+    for exchange in har.exchanges():
+        exchange.source, exchange.place = capture.name, f"{wec.REQUESTS}: {exchange.place}"
+        yield exchange
+    for error in har.errors:
+        capture.record(f"{wec.REQUESTS}: {error.place}", error.message)
 
 
 def _close(stream: BinaryIO) -> None:

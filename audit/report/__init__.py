@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from stickyguard.audit.findings import Report
+from stickyguard.audit.report import declaration_format
 from stickyguard.audit.report import html_format
 from stickyguard.audit.report import json_format
 from stickyguard.audit.report import markdown_format
@@ -34,11 +35,13 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("table", table_format.render, (".txt",), options=("tablefmt",)),
+    Format("table", table_format.render, (".txt",), options=("tablefmt", "width")),
     Format("markdown", markdown_format.render, (".md",)),
     Format("json", json_format.render, (".json",), pieces=json_format.pieces),
     Format("sarif", sarif_format.render, (".sarif",)),
     Format("html", html_format.render, (".html", ".htm")),
+    # CSV, or JSON when the output file's name ends in .json (the CLI sets as_json).
+    Format("declaration", declaration_format.render, (".csv",), options=("as_json",)),
 )}
 
 

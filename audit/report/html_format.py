@@ -1,33 +1,43 @@
-"""One self-contained HTML file: no scripts, no external assets, every value escaped.
+"""One self-contained HTML file for the people a compliance report is for: no scripts, no external
+assets, every value escaped, and a print stylesheet (A4 or Letter) that keeps every table whole.
 
-Hosts, cookie names, URLs and decoded values all come from traffic an attacker may control,
-so nothing reaches the page without html.escape.
+Hosts, cookie names, URLs and decoded values all come from traffic an attacker may control, so nothing
+reaches the page without html.escape. The arrangement (scope and verdict first, each rule once with
+the cookies it found, the inventory site by site) is audit/report/grouping.py's, which the Markdown
+report shares.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from string import Template
 from typing import Any
 
-from stickyguard.audit.findings import SEVERITIES
 from stickyguard.audit.findings import Report
 from stickyguard.audit.report import common
+from stickyguard.audit.report import grouping
 
 PAGE = Template("""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>stickyguard cookie audit</title>
+<title>$title</title>
 <style>
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1b1b1b; }
-h1 { font-size: 1.6rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #ccc; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; }
+h3 { margin: 1.6rem 0 .4rem; } a { color: #1a4f8b; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { border: 1px solid #ddd; padding: .3rem .45rem; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #ddd; padding: .3rem .45rem; text-align: left; vertical-align: top;
+  overflow-wrap: break-word; }
 th { background: #f3f3f3; }
-code { font-size: 12px; word-break: break-all; }
-.finding { border: 1px solid #ddd; border-left-width: 6px; padding: .4rem 1rem; margin: 1rem 0; }
+code { font-size: 12px; overflow-wrap: anywhere; }
+dl.scope { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; margin: .8rem 0; }
+dl.scope dt { font-weight: 600; } dl.scope dd { margin: 0; }
+.overall { font-size: 1.1rem; padding: .6rem .8rem; border-left: 6px solid #5d6d7e; background: #f6f6f6; }
+.rule { border: 1px solid #ddd; border-left-width: 6px; padding: .2rem 1rem .6rem; margin: 1rem 0; }
+.rule h3 { margin-top: .6rem; } .rule .meta { color: #444; margin: .2rem 0 .6rem; }
 .sev-critical { border-left-color: #6d0000; } .sev-high { border-left-color: #c0392b; }
 .sev-medium { border-left-color: #e67e22; } .sev-low { border-left-color: #2980b9; }
 .sev-info { border-left-color: #7f8c8d; }
@@ -35,43 +45,78 @@ code { font-size: 12px; word-break: break-all; }
 .b-critical { background: #6d0000; } .b-high { background: #c0392b; } .b-medium { background: #e67e22; }
 .b-low { background: #2980b9; } .b-info { background: #7f8c8d; }
 .decoded { font-weight: 600; }
+.rule td:nth-child(2), .site td:nth-child(2) { min-width: 6.5em; }
 .errors li { color: #a00; }
-.scroll { overflow-x: auto; }
 .verdict-within { color: #1e7b34; font-weight: 600; } .verdict-outside { color: #b03a2e; font-weight: 600; }
 .verdict-doubtful { color: #8a5a00; font-weight: 600; }
 .charts { display: flex; flex-wrap: wrap; gap: 2rem; }
 .charts figure { margin: 0; flex: 1 1 20rem; }
+nav ol { columns: 2 18rem; } nav li { break-inside: avoid; }
 @media (max-width: 40rem) {
   body { margin: 1rem auto; font-size: 14px; } th, td { padding: .2rem .3rem; }
+  dl.scope { grid-template-columns: 1fr; } dl.scope dd { margin-bottom: .3rem; }
   table.stack tr:first-child { display: none; }
   table.stack tr { display: block; border: 1px solid #ddd; margin-bottom: .6rem; }
   table.stack td { display: block; border: none; }
   table.stack td::before { content: attr(data-label) ": "; font-weight: 600; }
 }
-@media print { .finding { break-inside: avoid; } details { display: block; } }
+@page { margin: 16mm 12mm 14mm;
+  @top-left { content: "$print_title"; font: 8pt system-ui, sans-serif; color: #555; }
+  @top-right { content: "$print_date"; font: 8pt system-ui, sans-serif; color: #555; }
+  @bottom-right { content: "page " counter(page) " of " counter(pages); font: 8pt system-ui, sans-serif;
+    color: #555; } }
+@media print {
+  body { font-size: 9pt; line-height: 1.3; margin: 0; max-width: none; padding: 0; }
+  h1 { font-size: 15pt; } h2 { font-size: 12pt; margin-top: 1rem; } h3 { font-size: 10pt; margin: .6rem 0 .2rem; }
+  table { font-size: 7.5pt; } th, td { padding: 1px 3px; } code { font-size: 7pt; }
+  nav { display: none; }
+  a { color: inherit; text-decoration: none; }
+  .rule { padding: 0 .5rem .3rem; margin: .5rem 0; }
+  .rule, .site, tr, figure { break-inside: avoid; }
+  h2, h3 { break-after: avoid; }
+  details::details-content { content-visibility: visible; display: block; }
+  details summary { list-style: none; font-weight: 600; }
+  .charts figure { flex: 1 1 14rem; }
+}
 </style>
 </head>
 <body>
-<h1>stickyguard cookie audit</h1>
-<p>$summary</p>
-<h2>Summary by site</h2>
+<header>
+<h1>$heading</h1>
+<dl class="scope">$scope</dl>
+</header>
+<section id="verdict">
+<h2>Verdict</h2>
+<p class="overall">$overall</p>
 $sites
-<table><tr>$severity_heads</tr><tr>$severity_counts</tr></table>
 <div class="charts">$charts</div>
+</section>
+<nav id="contents">
+<h2>Contents</h2>
+<ol>$contents</ol>
+</nav>
+<section id="findings">
+<h2>Findings by rule</h2>
+$findings
+</section>
+<section id="ip-exposure">
 <h2>IP exposure</h2>
 $ip_exposure
-<h2>Findings by site</h2>
-$findings
+</section>
+<section id="inventory">
 <h2>Cookie inventory</h2>
-<div class="scroll">$cookies</div>
+$cookies
+</section>
 $errors
+<section id="provenance">
 <h2>Provenance</h2>
 <p>Generated $generated_at by stickyguard $version with rule set $rules_version.</p>
-<div class="scroll"><table><tr><th>Input</th><th>Kind</th><th>Responses</th><th>SHA-256</th></tr>
-$inputs</table></div>
+<table><tr><th>Input</th><th>Kind</th><th>Responses</th><th>Capture period</th><th>SHA-256</th></tr>
+$inputs</table>
 <p><small>Not legal advice: the consent exemptions are national transpositions of Directive
 2002/58/EC, and regulators differ in detail. Cookie values are omitted unless the report was
 made with --show-values.</small></p>
+</section>
 </body>
 </html>
 """)
@@ -81,36 +126,79 @@ def e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+_TICKS = re.compile(r"`([^`]+)`")
+
+
+def prose(text: str) -> str:
+    """Rule text as written in the rule files: escaped, with `backticks` shown as code."""
+    return _TICKS.sub(r"<code>\1</code>", e(text))
+
+
 def render(report: Report) -> str:
     data = report.as_dict()
-    counts = report.summary()
-    severities = list(reversed(SEVERITIES))
+    groups = grouping.rule_groups(data)
+    sites = [s["site"] for s in data["sites"]]
+    shown_sites = ", ".join(sites[:3]) + (f" and {len(sites) - 3} more" if len(sites) > 3 else "")
+    date = data["generated_at"][:10]
     return PAGE.substitute(
-        summary=e(common.summary_line(report)),
-        generated_at=e(data["generated_at"]),
-        version=e(data["tool"]["version"]),
-        inputs="".join(
-            f"<tr><td>{e(i['path'])}</td><td>{e(i['kind'])}</td><td>{e(i['exchanges'])}</td>"
-            f"<td><code>{e(i['sha256'] or '-')}</code></td></tr>\n"
-            for i in data["inputs"]
-        ),
-        severity_heads="".join(f"<th>{e(s)}</th>" for s in severities),
-        severity_counts="".join(f"<td>{e(counts[s])}</td>" for s in severities),
-        findings=_findings_by_site(data) or "<p>No findings.</p>",
-        sites=_sites(data["sites"]),
+        title=e(f"Cookie affinity audit: {shown_sites}" if sites else "Cookie affinity audit"),
+        heading=e("Cookie affinity audit" + (f": {shown_sites}" if sites else "")),
+        print_title=_css_string(f"stickyguard cookie affinity audit{': ' + shown_sites if sites else ''}"),
+        print_date=_css_string(date),
+        scope=_scope(data),
+        overall=e(grouping.overall_verdict(data)),
+        sites=_sites(grouping.sites_by_verdict(data)),
         charts=_bar_chart("Findings by severity", data["charts"]["findings_by_severity"], SEVERITY_COLOURS)
         + _bar_chart("Affinity cookies by vendor", data["charts"]["affinity_cookies_by_vendor"], {}),
+        contents=_contents(data, groups),
+        findings="".join(_rule_group(g, data) for g in groups) or "<p>No findings.</p>",
         ip_exposure=_ip_exposure(data["ip_exposure"]),
-        rules_version=e(data["tool"].get("rules", "built-in")),
-        cookies=_cookies(data["cookies"]),
+        cookies=_inventory(data),
         errors=_fixed(data.get("baseline")) + _errors(data["errors"]),
+        generated_at=e(data["generated_at"]),
+        version=e(data["tool"]["version"]),
+        rules_version=e(data["tool"].get("rules", "built-in")),
+        inputs="".join(
+            f"<tr><td>{e(i['path'])}</td><td>{e(i['kind'])}</td><td>{e(i['exchanges'])}</td>"
+            f"<td>{e(_input_period(i))}</td><td><code>{e(i['sha256'] or '-')}</code></td></tr>\n"
+            for i in data["inputs"]
+        ),
     )
+
+
+def _css_string(text: str) -> str:
+    """Text for a CSS string in the page's <style>: a quote, a backslash or a `<` cannot end either."""
+    return "".join(ch if ch.isalnum() or ch in " .,:-_()" else f"\\{ord(ch):06x}" for ch in text)
 
 
 SEVERITY_COLOURS = {"critical": "#6d0000", "high": "#c0392b", "medium": "#e67e22", "low": "#2980b9", "info": "#7f8c8d"}
 
 
-_SITE_HEADS = ("Site", "Hosts", "Affinity cookies", "Set by", "Findings", "Worst", "Load-balancing consent exemption")
+def _scope(data: dict[str, Any]) -> str:
+    inputs = ", ".join(f"{i['path']} ({i['kind']}, {i['exchanges']} responses)" for i in data["inputs"]) or "none"
+    rows = [
+        ("Inputs", e(inputs)),
+        ("Capture period", e(grouping.period(data) or "not recorded in the inputs")),
+        ("Sites", e(", ".join(s["site"] for s in data["sites"]) or "none")),
+        ("Audited", e(f"{data['generated_at']} by stickyguard {data['tool']['version']}")),
+        ("Rule set", f"<code>{e(data['tool'].get('rules', 'built-in'))}</code> ({len(data['rules'])} rules)"),
+    ]
+    return "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+
+
+def _input_period(i: dict[str, Any]) -> str:
+    first, last = i.get("first_seen"), i.get("last_seen")
+    if not first:
+        return "-"
+    return first if first == last else f"{first} to {last}"
+
+
+_SITE_HEADS = ("Site", "Affinity cookies", "Set by", "Findings", "Worst", "Load-balancing consent exemption")
+
+
+def _verdict_class(verdict: str) -> str:
+    return {"within the exemption": "verdict-within", "outside the exemption": "verdict-outside",
+            "doubtful: short-lived persistence": "verdict-doubtful"}.get(verdict, "")
 
 
 def _sites(sites: list[dict[str, Any]]) -> str:
@@ -119,17 +207,33 @@ def _sites(sites: list[dict[str, Any]]) -> str:
     rows = []
     for s in sites:
         verdict = s["exemption"]["verdict"]
-        klass = {"within the exemption": "verdict-within", "outside the exemption": "verdict-outside",
-                 "doubtful: short-lived persistence": "verdict-doubtful"}.get(verdict, "")
         reasons = "".join(f"<li>{e(r)}</li>" for r in s["exemption"]["reasons"])
-        vendors = e(common.site_vendors(s))
-        cells = [e(s["site"]), e(", ".join(s["hosts"])), f"{s['affinity_cookies']} of {s['cookies']}", vendors,
-                 str(s["findings"]), e(s["worst"] or "-"),
-                 f'<span class="{klass}">{e(verdict)}</span>{f"<ul>{reasons}</ul>" if reasons else ""}']
+        cells = [f'<a href="#{e(grouping.site_anchor(s["site"]))}">{e(s["site"])}</a>',
+                 f"{s['affinity_cookies']} of {s['cookies']}", e(common.site_vendors(s)), str(s["findings"]),
+                 e(s["worst"] or "-"),
+                 f'<span class="{_verdict_class(verdict)}">{e(verdict)}</span>'
+                 + (f"<ul>{reasons}</ul>" if reasons else "")]
         tds = "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(_SITE_HEADS, cells, strict=True))
         rows.append(f"<tr>{tds}</tr>\n")
     head = "".join(f"<th>{h}</th>" for h in _SITE_HEADS)
     return f'<table class="stack"><tr>{head}</tr>\n{"".join(rows)}</table>'
+
+
+def _contents(data: dict[str, Any], groups: list[grouping.RuleGroup]) -> str:
+    rules = "".join(f'<li><a href="#{g.anchor}">{e(g.rule["id"])}: {e(g.rule["title"])}</a> '
+                    f"({len(g.findings)})</li>" for g in groups)
+    sites = "".join(f'<li><a href="#{e(grouping.site_anchor(site))}">{e(site)}</a></li>'
+                    for site, _ in grouping.cookies_by_site(data))
+    items = ['<li><a href="#verdict">Verdict</a></li>',
+             f'<li><a href="#findings">Findings by rule</a>{f"<ul>{rules}</ul>" if rules else ""}</li>',
+             '<li><a href="#ip-exposure">IP exposure</a></li>',
+             f'<li><a href="#inventory">Cookie inventory</a>{f"<ul>{sites}</ul>" if sites else ""}</li>']
+    if data.get("baseline", {}).get("fixed"):
+        items.append('<li><a href="#fixed">Fixed since the baseline</a></li>')
+    if data["errors"]:
+        items.append('<li><a href="#input-errors">Input errors</a></li>')
+    items.append('<li><a href="#provenance">Provenance</a></li>')
+    return "".join(items)
 
 
 def _bar_chart(title: str, values: dict[str, int], colours: dict[str, str]) -> str:
@@ -179,61 +283,73 @@ def _ip_exposure(ip: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _findings_by_site(data: dict[str, Any]) -> str:
-    peers = {r["id"]: r.get("peers", []) for r in data["rules"]}
-    by_site: dict[str, list[dict[str, Any]]] = {}
-    for f in data["findings"]:
-        by_site.setdefault(f["site"], []).append(f)
-    return "".join(
-        f"<h3>{e(site)}</h3>\n" + "".join(_finding(f, peers.get(f["rule"], [])) for f in findings)
-        for site, findings in by_site.items()
-    )
+_AFFECTED_HEADS = ("Host", "Cookie", "Set by", "What was found", "Seen", "First seen")
 
 
-def _finding(f: dict[str, Any], peers: list[dict[str, str]]) -> str:
-    sev = e(f["severity"])
-    evidence = "".join(f'<li class="decoded">Decoded: {e(line)}</li>' for line in common.evidence(f))
-    raw = "".join(
-        f"<li>Set-Cookie: <code>{e(ev['set_cookie'])}</code></li>" for ev in f["evidence"] if "set_cookie" in ev
-    )
-    basis = "".join(f'<li><a href="{e(b["url"])}">{e(b["ref"])}</a> ({e(b["kind"])})</li>' for b in f["basis"])
-    refs = "".join(f'<li><a href="{e(u)}">{e(u)}</a></li>' for u in f["references"])
-    refs += "".join(f"<li>{e(p['scanner'])} {e(p['id'])}</li>" for p in peers)
-    times = f"{f['count']} time{'s' if f['count'] != 1 else ''}"
-    return (
-        f'<div class="finding sev-{sev}">\n'
-        f'<h4><span class="badge b-{sev}">{sev}</span> {e(common.status_tag(f))}{e(f["rule"])}: {e(f["title"])}</h4>\n'
-        f"<p>{e(f['message'])}</p>\n"
-        f"<ul><li>Host <code>{e(f['host'])}</code>, cookie <code>{e(f['cookie'])}</code>, "
-        f"first at {e(common.where(f))} ({e(times)})</li>"
-        f"<li>Confidence {e(f['confidence'])}; {e(', '.join(f['cwe']) or 'no CWE')}</li>{evidence}{raw}</ul>\n"
-        f"<p><strong>Basis</strong></p><ul>{basis}</ul>\n"
-        + (f"<p><strong>Fix in {e(f['vendor'])}:</strong> {e(f['vendor_fix'])}</p>\n" if f.get("vendor_fix") else "")
-        + f"<p><strong>Fix:</strong> {e(f['remediation'])}</p>\n"
-        f"<details><summary>References and peer scanners</summary><ul>{refs}</ul></details>\n"
-        "</div>\n"
-    )
-
-
-def _cookies(cookies: list[dict[str, Any]]) -> str:
-    if not cookies:
-        return "<p>No cookies were set in the inputs.</p>"
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("Host", "Site", "Cookie", "Set by", "Affinity", "Flags", "Lifetime", "Party", "Decoded", "Rules")
-    )
+def _rule_group(group: grouping.RuleGroup, data: dict[str, Any]) -> str:
+    rule = group.rule
+    sev = e(rule["severity"])
+    names = grouping.vendor_names(data)
     rows = []
-    for c in cookies:
-        value = f"<br><code>{e(c['value'])}</code>" if "value" in c else ""
-        rows.append(
-            "<tr>"
-            f"<td>{e(c['host'])}</td><td>{e(c['site'])}</td><td><code>{e(c['name'])}</code>{value}</td>"
-            f"<td>{e(common.vendor(c))}</td><td>{'yes' if c['affinity'] else 'no'}</td>"
-            f"<td>{e(common.flags(c))}</td><td>{e(common.lifetime(c))}</td><td>{e(c['party'])}</td>"
-            f'<td class="decoded">{e(common.decoded(c["decoded"]))}</td><td>{e(", ".join(c["rules"]))}</td>'
-            "</tr>\n"
+    for f in group.findings:
+        more = common.evidence(f)[1:]
+        also = f'<br><span class="decoded">Also decoded: {e("; ".join(more))}</span>' if more else ""
+        raw = "".join(f"<br>Set-Cookie: <code>{e(ev['set_cookie'])}</code>"
+                      for ev in f["evidence"] if "set_cookie" in ev)
+        cells = [e(f["host"]), f"{e(common.status_tag(f))}<code>{e(f['cookie'])}</code>",
+                 e(grouping.vendor_name(f.get("vendor"), names)), f"{e(f['message'])}{also}{raw}", e(f["count"]),
+                 e(common.where(f))]
+        rows.append("<tr>" + "".join(f'<td data-label="{h}">{c}</td>' for h, c in zip(_AFFECTED_HEADS, cells,
+                                                                                       strict=True)) + "</tr>\n")
+    head = "".join(f"<th>{h}</th>" for h in _AFFECTED_HEADS)
+    basis = "".join(f'<li><a href="{e(b["url"])}">{e(b["ref"])}</a> ({e(b["kind"])})</li>' for b in rule["basis"])
+    fixes = "".join(f"<p><strong>Fix in {e(vendor)}:</strong> {prose(fix)}</p>\n" for vendor, fix in group.vendor_fixes)
+    if group.generic_fix:
+        label = "Fix for the other cookies" if group.vendor_fixes else "Fix"
+        fixes += f"<p><strong>{label}:</strong> {prose(rule['remediation'])}</p>\n"
+    refs = "".join(f'<li><a href="{e(u)}">{e(u)}</a></li>' for u in rule["references"])
+    peers = ", ".join(f"{e(p['scanner'])} {e(p['id'])}" for p in rule.get("peers", []))
+    hosts = group.hosts
+    return (
+        f'<section class="rule sev-{sev}" id="{group.anchor}">\n'
+        f'<h3><span class="badge b-{sev}">{sev}</span> {e(rule["id"])}: {e(rule["title"])}</h3>\n'
+        f'<p class="meta">{len(group.findings)} cookie{"s" if len(group.findings) != 1 else ""} on {len(hosts)} '
+        f'host{"s" if len(hosts) != 1 else ""}; confidence {e(rule["confidence"])}; '
+        f'{e(", ".join(rule["cwe"]) or "no CWE")}</p>\n'
+        f'<table class="stack"><tr>{head}</tr>\n{"".join(rows)}</table>\n'
+        f"<p><strong>Basis:</strong></p><ul>{basis}</ul>\n{fixes}"
+        f"<details><summary>References and peer scanners</summary><ul>{refs}</ul>"
+        + (f"<p>Peer scanners that check the same: {peers}</p>" if peers else "")
+        + "</details>\n</section>\n"
+    )
+
+
+_INVENTORY_HEADS = ("Host", "Cookie", "Set by", "Affinity", "Flags", "Lifetime", "Party", "Decoded", "Rules")
+
+
+def _inventory(data: dict[str, Any]) -> str:
+    if not data["cookies"]:
+        return "<p>No cookies were set in the inputs.</p>"
+    verdicts = {s["site"]: s["exemption"]["verdict"] for s in data["sites"]}
+    head = "".join(f"<th>{h}</th>" for h in _INVENTORY_HEADS)
+    out = []
+    for site, cookies in grouping.cookies_by_site(data):
+        rows = []
+        for c in cookies:
+            value = f"<br><code>{e(c['value'])}</code>" if "value" in c else ""
+            rules = ", ".join(f'<a href="#{grouping.rule_anchor(r)}">{e(r)}</a>' for r in c["rules"])
+            cells = [e(c["host"]), f"<code>{e(c['name'])}</code>{value}", e(common.vendor(c)),
+                     "yes" if c["affinity"] else "no", e(common.flags(c)), e(common.lifetime(c)), e(c["party"]),
+                     f'<span class="decoded">{e(common.decoded(c["decoded"]))}</span>', rules]
+            rows.append("<tr>" + "".join(f'<td data-label="{h}">{x}</td>' for h, x in zip(_INVENTORY_HEADS, cells,
+                                                                                          strict=True)) + "</tr>\n")
+        verdict = verdicts.get(site, "")
+        out.append(
+            f'<section class="site" id="{e(grouping.site_anchor(site))}">\n'
+            f'<h3>{e(site)} <small class="{_verdict_class(verdict)}">{e(verdict)}</small></h3>\n'
+            f'<table class="stack"><tr>{head}</tr>\n{"".join(rows)}</table>\n</section>\n'
         )
-    return f"<table><tr>{head}</tr>\n{''.join(rows)}</table>"
+    return "".join(out)
 
 
 def _fixed(baseline: dict[str, Any] | None) -> str:
@@ -241,11 +357,11 @@ def _fixed(baseline: dict[str, Any] | None) -> str:
         return ""
     items = "".join(f"<li>{e(x['rule'])} {e(x['host'])} <code>{e(x['cookie'])}</code>: {e(x['title'])}</li>"
                     for x in baseline["fixed"])
-    return f"<h2>Fixed since the baseline</h2>\n<ul>{items}</ul>\n"
+    return f'<section id="fixed">\n<h2>Fixed since the baseline</h2>\n<ul>{items}</ul>\n</section>\n'
 
 
 def _errors(errors: list[dict[str, str]]) -> str:
     if not errors:
         return ""
     items = "".join(f"<li>{e(x['input'])}: {e(x['place'])}: {e(x['message'])}</li>" for x in errors)
-    return f'<h2>Input errors</h2>\n<ul class="errors">{items}</ul>'
+    return f'<section id="input-errors">\n<h2>Input errors</h2>\n<ul class="errors">{items}</ul>\n</section>\n'

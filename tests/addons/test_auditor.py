@@ -51,7 +51,7 @@ def test_report_on_done_and_on_command(live, tmp_path):
     final = tmp_path / "final.html"
     tctx.configure(addon, audit_report=str(final))
     addon.done()
-    assert "<h1>stickyguard cookie audit</h1>" in final.read_text()
+    assert "<h1>Cookie affinity audit" in final.read_text()
 
 
 @pytest.mark.parametrize("path,explicit,fmt", [

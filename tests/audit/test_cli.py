@@ -307,19 +307,48 @@ class TestExpectedFindings:
         assert not {f for f in found if f[2] == "sid"}
 
 
-def test_progress_bar_draws_and_clears(capsys):
+def test_progress_bar_covers_the_whole_audit_with_its_phase(capsys):
     bar = cli._ProgressBar(total=1000)
-    bar(500)
-    bar.done()
+    bar(500)  # reading fills the first 90 %
+    bar.done()  # one input read: the bar goes on
+    bar.phase("judging", 0.9)
+    bar.phase("writing", 0.95)
+    bar.clear()
     err = capsys.readouterr().err
-    assert "reading [###############               ] 50.0%" in err and err.endswith("\r")
+    assert "reading  [#############                 ] 45.0%" in err
+    assert "judging  [###########################   ] 90.0%" in err
+    assert "writing  [############################  ] 95.0%" in err
+    assert err.endswith("\r")
 
 
-def test_progress_bar_only_on_a_terminal_for_big_files(tmp_path):
+def test_progress_bar_only_on_a_terminal_for_big_inputs(tmp_path):
     big = tmp_path / "big.har"
     big.write_bytes(b"{" + b" " * cli.PROGRESS_MIN_BYTES)
-    assert cli._progress_bar(str(big)) is None  # stderr is not a terminal under pytest
-    assert cli._progress_bar("-") is None
+    assert cli._progress_bar([str(big)]) is None  # stderr is not a terminal under pytest
+    assert cli._progress_bar(["-"]) is None
+
+
+def test_table_width_follows_the_terminal_and_names_wrap_whole(monkeypatch):
+    from stickyguard.audit.report import table_format
+
+    rows = [["high", "SG201", "shop.example", "BIGipServerpool_web", "Cookie value decodes to an internal address"]]
+    headers = ["Severity", "Rule", "Host", "Cookie", "Finding"]
+    wide = table_format.column_widths(rows, headers, 200)
+    assert wide == [None] * 5  # everything fits: nothing wraps
+    narrow = table_format.column_widths(rows, headers, 70)
+    assert narrow[3] is None or narrow[3] >= len("BIGipServerpool_web")  # the name is one word: never split
+    assert narrow[0] is None or narrow[0] >= len("Severity")
+    assert sum(w or len(max(c, key=len)) for w, c in zip(narrow, zip(headers, *rows, strict=True), strict=True)) <= 70
+
+
+@pytest.mark.parametrize("fmt,separator", [("github", "|"), ("pipe", "|"), ("tsv", "\t"), ("orgtbl", "|")])
+def test_markup_table_formats_keep_each_row_on_one_line(run, fmt, separator):
+    status, out, _ = run("audit", "tests/data/captures/chrome-shop.har", "--table-format", fmt)
+    assert status == 1
+    findings = out.split("\n\n")[1].splitlines()[1:]  # the Findings table, without its title
+    counts = {line.count(separator) for line in findings if line and not set(line) <= set("|-:+ ")}
+    assert len(counts) == 1, findings  # every row has as many cells as the header
+    assert len([line for line in findings if "SG" in line]) == 17  # one line per finding
 
 
 def test_version(run, capsys):

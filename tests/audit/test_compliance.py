@@ -10,7 +10,7 @@ def report_for(ruleset, catalog, set_cookies, url="https://shop.example/", top=N
 
 
 def verdict(report):
-    (site,) = compliance.sites(report.cookies, report.findings, {"SG306", "SG307", "SG308"}, 86400)
+    (site,) = report.sites  # the engine's, with the rules tagged personal-data and the 1 day budget
     return site["exemption"]
 
 
@@ -26,6 +26,14 @@ def test_persistent_third_party_or_personal_is_outside(ruleset, catalog):
         "SERVERID persists for 10 minutes: short, within the 1 day budget, but not a session cookie",
         "SERVERID is set in a third-party context",
         "route is set in a third-party context", "route carries personal data"]}
+
+
+def test_each_affinity_cookie_carries_its_own_standing(ruleset, catalog):
+    r = report_for(ruleset, catalog, ["SERVERID=s1; Max-Age=1800", "AWSALB=x; Path=/", "theme=dark"])
+    rows = {c["name"]: c["exemption"] for c in r.cookies}
+    assert rows["theme"] is None
+    assert rows["AWSALB"] == {"verdict": "within the exemption", "reasons": []}
+    assert rows["SERVERID"]["verdict"] == "doubtful: short-lived persistence"
 
 
 def test_no_affinity_cookie_says_what_a_capture_cannot_show(ruleset, catalog):
@@ -50,14 +58,14 @@ def test_an_expired_value_is_not_a_persistent_cookie(ruleset, catalog):
 
 def test_site_summary_counts(ruleset, catalog):
     r = report_for(ruleset, catalog, ["BIGipServerweb=1677787402.36895.0000", "AWSALB=x", "theme=dark"])
-    (site,) = compliance.sites(r.cookies, r.findings, set(), 86400)
+    (site,) = compliance.sites(r.cookies, r.findings)
     assert (site["cookies"], site["affinity_cookies"], site["worst"]) == (3, 2, "high")
     assert site["vendors"] == {"AWS Application Load Balancer": 1, "F5 BIG-IP LTM": 1}
 
 
 def test_two_balancers_behind_one_name_are_both_named(ruleset, catalog):
     r = report_for(ruleset, catalog, ["INGRESSCOOKIE=1598371152.898.2320.533481", "INGRESSCOOKIE=srv001"])
-    (site,) = compliance.sites(r.cookies, r.findings, set(), 86400)
+    (site,) = compliance.sites(r.cookies, r.findings)
     assert site["vendors"] == {"HAProxy Ingress (haproxy-ingress)": 1, "Kubernetes ingress-nginx": 1}
 
 

@@ -139,6 +139,8 @@ def test_inventory_row(ruleset, catalog):
         "first_seen": "cap.har: entry 0",
         "seen": 1,
         "rules": ["SG106", "SG302", "SG303"],
+        "exemption": {"verdict": "outside the exemption",
+                      "reasons": ["route persists for 10 years, far past the session"]},
     }
 
 

@@ -55,9 +55,9 @@ def test_reader_keeps_lines_before_damage(tmp_path, catalog):
     exchanges = list(capture.exchanges())
     assert len(exchanges) == 2
     assert [str(e) for e in capture.errors] == [
-        f"{path}: line 2: not a recording line: missing time, method, url, status, set_cookies, request_cookies, "
+        f"{sources.display_name(str(path))}: line 2: not a recording line: missing time, method, url, status, set_cookies, request_cookies, "
         "backend_headers",
-        f"{path}: line 4: the last line is cut off; every line before it was read",
+        f"{sources.display_name(str(path))}: line 4: the last line is cut off; every line before it was read",
     ]
 
 

@@ -17,6 +17,11 @@ def read(path, **kw):
     return capture, exchanges
 
 
+def shown(path):
+    """How errors name an input: relative to where the audit ran (tests run from the repository)."""
+    return sources.display_name(str(path))
+
+
 def write(tmp_path, name, data):
     p = tmp_path / name
     p.write_bytes(data if isinstance(data, bytes) else data.encode())
@@ -47,7 +52,7 @@ class TestDetection:
         with pytest.raises(sources.CaptureError) as e:
             sources.open_capture(str(BAD / "not-a-capture.png"))
         assert str(e.value) == (
-            f"{BAD / 'not-a-capture.png'}: byte 0: not a capture: expected a HAR file, "
+            f"{shown(BAD / 'not-a-capture.png')}: byte 0: not a capture: expected a HAR file, "
             "a mitmproxy flow file or Set-Cookie header text"
         )
 
@@ -106,7 +111,7 @@ class TestHar:
         har = _har([_entry(), {"request": {"method": "GET"}, "response": {"status": 200}}, _entry()])
         capture, exchanges = read(write(tmp_path, "bad.har", json.dumps(har)))
         assert len(exchanges) == 2
-        assert [str(e) for e in capture.errors] == [f"{tmp_path / 'bad.har'}: entry 1: the entry has no \"request.url\""]
+        assert [str(e) for e in capture.errors] == [f"{shown(tmp_path / 'bad.har')}: entry 1: the entry has no \"request.url\""]
 
     @pytest.mark.parametrize(
         "doc,message",
@@ -132,7 +137,7 @@ class TestHar:
         assert [e.url for e in exchanges] == ["https://shop.example/", "https://cdn.widgets.example/w.js?key=SECRET"]
         assert len(capture.errors) == 1
         error = str(capture.errors[0])
-        assert error.startswith(f"{BAD / 'truncated.har'}: byte ")
+        assert error.startswith(f"{shown(BAD / 'truncated.har')}: byte ")
         assert error.endswith("(entry 2): the file ends inside this entry (cut off); the 2 entries before it were read")
 
     def test_malformed_json_without_entries(self, tmp_path):
@@ -168,7 +173,7 @@ class TestFlows:
         capture, exchanges = read(BAD / "truncated.mitm")
         assert len(exchanges) == 2
         assert [str(e) for e in capture.errors] == [
-            f"{BAD / 'truncated.mitm'}: byte 3633 (flow 2): the file ends inside this flow record "
+            f"{shown(BAD / 'truncated.mitm')}: byte 3633 (flow 2): the file ends inside this flow record "
             "(cut off); the 2 flows before it were read"
         ]
 
@@ -211,7 +216,7 @@ class TestHeaders:
         capture, exchanges = read(BAD / "notes.txt")
         assert exchanges == []
         assert [str(e) for e in capture.errors] == [
-            f"{BAD / 'notes.txt'}: line 1: not a header line or a Set-Cookie value: 'Meeting notes for the load balancer migr'"
+            f"{shown(BAD / 'notes.txt')}: line 1: not a header line or a Set-Cookie value: 'Meeting notes for the load balancer migr'"
         ]
 
     def test_damage_after_good_lines_keeps_them(self, tmp_path):

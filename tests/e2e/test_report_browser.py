@@ -46,7 +46,8 @@ def test_dom_has_inventory_and_findings_and_no_console_error(report, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert "<h2>Cookie inventory</h2>" in dom and "BIGipServer~Common~web_pool" in dom
-    assert "<h2>Findings by site</h2>" in dom and "SG201" in dom
+    assert "<h2>Findings by rule</h2>" in dom and 'id="rule-SG201"' in dom and 'href="#rule-SG201"' in dom
+    assert "<h2>Contents</h2>" in dom and "Capture period" in dom
     assert "<svg" in dom and "within the exemption" in dom or "outside the exemption" in dom
     console_errors = [line for line in proc.stderr.splitlines() if "CONSOLE" in line and "ERROR" in line.upper()]
     assert console_errors == []

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from stickyguard.audit import recording
+from stickyguard.audit import sources
 from stickyguard.audit.records import Exchange
 from tests.conftest import CAPTURES
 
@@ -29,7 +30,7 @@ def audit(run, tmp_path, name, text, *extra):
 def test_deeply_nested_har(run, tmp_path):
     status, out, err, path = audit(run, tmp_path, "deep.har", '{"log": {"entries": [{"x": ' + "[" * 50_000 + "]" * 50_000
                                    + "}]}}")
-    assert status == 2 and err.strip() == (f"stickyguard: error: {path}: byte 21 (entry 0): JSON nested too deeply to "
+    assert status == 2 and err.strip() == (f"stickyguard: error: {sources.display_name(str(path))}: byte 21 (entry 0): JSON nested too deeply to "
                                            "read; the 0 entries before it were read")
     assert json.loads(out)["errors"]
 
