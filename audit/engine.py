@@ -37,6 +37,7 @@ MAX_BACKEND_ROWS = 50  # inventory rows per host and cookie name, one per distin
 # The decoded keys that tell one backend from another: a cookie's rows split on these.
 BACKEND_KEYS = ("ip", "port", "host", "url", "server", "route", "server_id", "datacenter", "recovered")
 MAX_HASHED = 10000  # hashed cookies held back for recovery; later ones are judged unrecovered
+MAX_ATTRIBUTE_SETS = 4096  # distinct attribute sets shared between inventory rows
 
 
 class _RuleIndex:
@@ -81,6 +82,7 @@ class Audit:
         self._inventory: dict[tuple[str, str, tuple], dict[str, Any]] = {}
         self._backend_rows: dict[tuple[str, str], list] = {}
         self._findings: dict[tuple[str, str, str], Finding] = {}
+        self._attribute_sets: dict[tuple, dict[str, Any]] = {}
         self.notices: list[InputError] = []  # what the input bounds (audit/limits.py) cut
 
     def add(self, exchange: Exchange) -> None:
@@ -183,14 +185,7 @@ class Audit:
             "vendor_managed": bool(obs.vendor and self.catalog.vendors[obs.vendor].managed),
             "affinity": obs.affinity,
             "classified_by": obs.classified_by,
-            "attributes": {
-                "secure": bool(attrs.get("secure")),
-                "httponly": bool(attrs.get("httponly")),
-                "samesite": attrs.get("samesite"),
-                "partitioned": bool(attrs.get("partitioned")),
-                "domain": attrs.get("domain"),
-                "path": attrs.get("path"),
-            },
+            "attributes": self._attributes(attrs),
             "domain_scope": obs.domain_scope,
             "expiry": obs.expiry,
             "lifetime_from": obs.lifetime_reference,
@@ -198,7 +193,8 @@ class Audit:
             "effective_lifetime_seconds": obs.effective_lifetime_seconds,
             "party": {True: "third", False: "first", None: "unknown"}[obs.third_party],
             "top_level_site": obs.top_level_site,
-            "decoded": _public_decoded(obs.decoded),
+            # The observation's own copy (catalog.apply made it): rows and evidence only read it.
+            "decoded": obs.decoded or None,
             "set_by": safe_url(obs.url),
             "first_seen": f"{obs.source}: {obs.place}",
             "seen": 1,
@@ -208,6 +204,18 @@ class Audit:
             row["value"] = obs.value
         self._inventory[key] = row
         return row
+
+    def _attributes(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The row's flags, one shared dict per distinct set (a capture repeats a few sets across thousands
+        of rows, and reports only read them)."""
+        key = (bool(attrs.get("secure")), bool(attrs.get("httponly")), attrs.get("samesite"),
+               bool(attrs.get("partitioned")), attrs.get("domain"), attrs.get("path"))
+        shared = self._attribute_sets.get(key)
+        if shared is None:
+            shared = dict(zip(("secure", "httponly", "samesite", "partitioned", "domain", "path"), key, strict=True))
+            if len(self._attribute_sets) < MAX_ATTRIBUTE_SETS:
+                self._attribute_sets[key] = shared
+        return shared
 
     def _add_finding(self, rule: Rule, obs: cookies.CookieObservation, summary: str) -> None:
         key = (rule.id, obs.host, obs.name)
@@ -356,14 +364,10 @@ def _backend_of(decoded: dict[str, Any] | None) -> tuple:
     return tuple((k, str(decoded[k])) for k in BACKEND_KEYS if decoded.get(k) not in (None, ""))
 
 
-def _public_decoded(decoded: dict[str, Any] | None) -> dict[str, Any] | None:
-    return dict(decoded) if decoded else None
-
-
 def _evidence(obs: cookies.CookieObservation, summary: str, show_values: bool) -> dict[str, Any]:
     evidence: dict[str, Any] = {}
     if obs.decoded:
-        evidence["decoded"] = dict(obs.decoded)
+        evidence["decoded"] = obs.decoded  # shared with the row: nothing changes it once judged
         evidence["summary"] = summary
     if show_values:
         evidence["set_cookie"] = obs.set_cookie
