@@ -27,7 +27,7 @@ PAGE = Template("""<!DOCTYPE html>
 <style>
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1b1b1b; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; }
-h3 { margin: 1.6rem 0 .4rem; } a { color: #1a4f8b; }
+h3 { margin: 1.6rem 0 .4rem; } a { color: #1a4f8b; } li a { overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { border: 1px solid #ddd; padding: .3rem .45rem; text-align: left; vertical-align: top;
   overflow-wrap: break-word; }
@@ -111,7 +111,7 @@ $errors
 <section id="provenance">
 <h2>Provenance</h2>
 <p>Generated $generated_at by stickyguard $version with rule set $rules_version.</p>
-<table><tr><th>Input</th><th>Kind</th><th>Responses</th><th>Capture period</th><th>SHA-256</th></tr>
+<table class="stack"><tr><th>Input</th><th>Kind</th><th>Responses</th><th>Capture period</th><th>SHA-256</th></tr>
 $inputs</table>
 <p><small>Not legal advice: the consent exemptions are national transpositions of Directive
 2002/58/EC, and regulators differ in detail. Cookie values are omitted unless the report was
@@ -159,8 +159,10 @@ def render(report: Report) -> str:
         version=e(data["tool"]["version"]),
         rules_version=e(data["tool"].get("rules", "built-in")),
         inputs="".join(
-            f"<tr><td>{e(i['path'])}</td><td>{e(i['kind'])}</td><td>{e(i['exchanges'])}</td>"
-            f"<td>{e(_input_period(i))}</td><td><code>{e(i['sha256'] or '-')}</code></td></tr>\n"
+            f'<tr><td data-label="Input">{e(i["path"])}</td><td data-label="Kind">{e(i["kind"])}</td>'
+            f'<td data-label="Responses">{e(i["exchanges"])}</td>'
+            f'<td data-label="Capture period">{e(_input_period(i))}</td>'
+            f'<td data-label="SHA-256"><code>{e(i["sha256"] or "-")}</code></td></tr>\n'
             for i in data["inputs"]
         ),
     )

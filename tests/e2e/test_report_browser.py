@@ -60,3 +60,20 @@ def test_screenshots(report, tmp_path, name, size):
     proc = chromium(tmp_path, f"--window-size={size}", f"--screenshot={shot}", report.as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank image
+
+
+def test_nothing_runs_off_a_phone_screen(report, tmp_path):
+    """At 390 px no element reaches past the viewport (which would scroll the page sideways). The report has
+    no script; a copy made for the test carries one that measures and writes its answer into the DOM."""
+    probe = tmp_path / "measured.html"
+    probe.write_text(report.read_text().replace("</body>", """<script>
+addEventListener("load", () => {
+  const wide = [...document.querySelectorAll("body *")]
+    .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+    .map(el => el.tagName + " " + (el.textContent || "").trim().slice(0, 40));
+  document.body.dataset.wide = JSON.stringify(wide.slice(0, 10));
+});
+</script></body>"""))
+    proc = chromium(tmp_path, "--window-size=390,844", "--dump-dom", probe.as_uri())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'data-wide="[]"' in proc.stdout, proc.stdout.split("data-wide=", 1)[-1][:600]
