@@ -33,6 +33,7 @@ commands:
   ctl       operate a running balancer: status, drain, undrain, reload, set-weight (--admin)
   record    record affinity traffic passively (mitmproxy), for a later audit
   audit     audit captures (HAR, mitmproxy flows, Set-Cookie headers, recordings)
+  probe     ask a live site how it keeps sessions sticky: mechanism, spread, tamper test
   rules     list or validate rules
 
 `stickyguard COMMAND --help` shows a command's options; `stickyguard --version` the version.

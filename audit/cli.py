@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="STYLE", help="any tabulate table format for --format table (default: simple)")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
+    from stickyguard.audit.probe import command as probe_command  # its HTTP client loads only for `probe`
+
+    probe_command.add_parser(sub)
     r = sub.add_parser("rules", help="list or validate rules")
     rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     lst = rsub.add_parser("list", help="list the rules")
@@ -141,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "audit":
             return run_audit(args)
+        if args.command == "probe":
+            return args.handler(args)
         if args.rules_command == "list":
             return run_rules_list(args)
         return run_rules_validate(args)

@@ -108,3 +108,37 @@ def cookie_carrying_affinity(visits: list[Visit], figs: Figures, signal: Signal,
     if not moved:
         return None, evidence
     return moved.most_common(1)[0][0], evidence
+
+
+def name_mechanism(visits: list[Visit], figs: Figures, signal: Signal | None, send: Send,
+                   classify: Callable[[str, str], tuple[str | None, bool, bool]]) -> Verdict:
+    """The mechanism, with its evidence. `classify(name, value)` -> (vendor display name or None, inserted by a
+    balancer product, carries a route id) for the affinity cookie found."""
+    if signal is None:
+        return Verdict("unknown", "low", ["nothing in the answers tells the backends apart"])
+    by_source = source_ip(figs)
+    if by_source:
+        return by_source
+    if figs.stickiness is None:
+        return Verdict("unknown", "low", ["no returning request was answered by a backend the probe could name"])
+    fresh = figs.spread.sessions_per_backend
+    if figs.stickiness < STICKY:
+        evidence = [f"{figs.stickiness:.0%} of {figs.returning} returning requests stayed on their backend"]
+        if len(fresh) > 1:
+            return Verdict("none", "high" if figs.stickiness < 0.6 else "medium", evidence)
+        return Verdict("unknown", "low", evidence + ["fresh sessions all went to one backend"])
+    stays = f"{figs.stickiness:.0%} of {figs.returning} returning requests stayed on their backend"
+    cookie, evidence = cookie_carrying_affinity(visits, figs, signal, send)
+    if cookie is None:
+        if len(fresh) <= 1:
+            return Verdict("unknown", "low", [stays, "every fresh session went to one backend: one backend, or "
+                                              "affinity on the client's address (give several --source-address)"])
+        return Verdict("unknown", "low", [stays, "no single cookie's absence moved a session", *evidence])
+    value = next((dict(v.sent)[cookie] for v in visits if cookie in dict(v.sent)), "")
+    vendor, inserted, route = classify(cookie, value)
+    kind = "route" if route else "cookie" if inserted else "application-cookie"
+    named = f" ({vendor})" if vendor else ""
+    what = {"route": f"the route id in {cookie}{named}", "cookie": f"{cookie}, set by the balancer{named}",
+            "application-cookie": f"the application's own cookie {cookie}{named}, learned by the balancer"}[kind]
+    return Verdict(kind, "high" if vendor else "medium", [stays, f"affinity rides on {what}", *evidence],
+                   cookie=cookie, vendor=vendor)

@@ -1,0 +1,69 @@
+"""Whether a client can pick its own backend: a returning session sends its affinity cookie dropped,
+truncated, with one character changed, and with the value another session was given on another backend.
+A site that obeys that last one lets any client steer itself to a backend of its choice: attack surface
+for hammering or targeting one server, as reported against Traefik's and oxy's plain cookies (oxy #107)
+and as Envoy's stateful-session documentation warns."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from stickyguard.audit.probe.analysis import Figures
+from stickyguard.audit.probe.analysis import Send
+from stickyguard.audit.probe.identity import Signal
+from stickyguard.audit.probe.sessions import Visit
+
+TRIES = 3  # requests per variant: a round-robin placement lands on a chosen backend thrice by luck rarely
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    variant: str  # dropped, truncated, changed, another backend's value
+    home: str  # the session's backend
+    landed: list[str | None]
+    target: str | None = None  # for another backend's value: the backend it names
+
+    @property
+    def steered(self) -> bool:
+        return self.target is not None and all(b == self.target for b in self.landed)
+
+    def describe(self) -> str:
+        where = ", ".join(b or "?" for b in self.landed)
+        aim = f" (it names {self.target})" if self.target else ""
+        return f"{self.variant}{aim}: answered by {where}"
+
+
+def run(visits: list[Visit], figs: Figures, signal: Signal, cookie: str, send: Send) -> list[Outcome]:
+    """The four variants on one sticky session, the value of a session on another backend borrowed."""
+    homes: dict[str, tuple[str | None, dict[str, str]]] = {}
+    for visit, backend in zip(visits, figs.backends, strict=True):
+        jar = dict(visit.sent)
+        if visit.step > 0 and backend is not None and cookie in jar:
+            homes.setdefault(backend, (visit.source, jar))
+    if not homes:
+        return []
+    home, (source, jar) = next(iter(homes.items()))
+    value = jar[cookie]
+    variants: list[tuple[str, dict[str, str], str | None]] = [
+        ("dropped", {k: v for k, v in jar.items() if k != cookie}, None),
+        ("truncated", {**jar, cookie: value[: max(1, len(value) // 2)]}, None),
+        ("changed", {**jar, cookie: _flip(value)}, None),
+    ]
+    other = next(((b, j) for b, (_, j) in homes.items() if b != home), None)
+    if other is not None:
+        variants.append(("another backend's value", {**jar, cookie: other[1][cookie]}, other[0]))
+    out = []
+    for variant, cookies, target in variants:
+        landed = [signal.of(send(cookies, source)) for _ in range(TRIES)]
+        out.append(Outcome(variant, home, landed, target))
+    return out
+
+
+def _flip(value: str) -> str:
+    """One character changed, near the middle, to another of the same kind."""
+    if not value:
+        return "x"
+    i = len(value) // 2
+    ch = value[i]
+    swapped = "1" if ch == "0" else "0" if ch.isdigit() else ("b" if ch == "a" else "a") if ch.isalpha() else "_"
+    return value[:i] + swapped + value[i + 1:]
