@@ -36,10 +36,12 @@ class Outcome:
 def run(visits: list[Visit], figs: Figures, signal: Signal, cookie: str, send: Send) -> list[Outcome]:
     """The four variants on one sticky session, the value of a session on another backend borrowed."""
     homes: dict[str, tuple[str | None, dict[str, str]]] = {}
+    values: dict[str, set[str]] = {}
     for visit, backend in zip(visits, figs.backends, strict=True):
         jar = dict(visit.sent)
         if visit.step > 0 and backend is not None and cookie in jar:
             homes.setdefault(backend, (visit.source, jar))
+            values.setdefault(backend, set()).add(jar[cookie])
     if not homes:
         return []
     home, (source, jar) = next(iter(homes.items()))
@@ -50,13 +52,21 @@ def run(visits: list[Visit], figs: Figures, signal: Signal, cookie: str, send: S
         ("changed", {**jar, cookie: _flip(value)}, None),
     ]
     other = next(((b, j) for b, (_, j) in homes.items() if b != home), None)
-    if other is not None:
+    if other is not None and names_backends(values):
         variants.append(("another backend's value", {**jar, cookie: other[1][cookie]}, other[0]))
     out = []
     for variant, cookies, target in variants:
         landed = [signal.of(send(cookies, source)) for _ in range(TRIES)]
         out.append(Outcome(variant, home, landed, target))
     return out
+
+
+def names_backends(values: dict[str, set[str]]) -> bool:
+    """The value is a backend's name a client could write: one value per backend, different across
+    backends (HAProxy's inserted server cookie). A value that differs per session (a sealed token) names
+    none: sending another session's token is replaying a session, not choosing a server."""
+    return len(values) > 1 and all(len(v) == 1 for v in values.values()) \
+        and len({next(iter(v)) for v in values.values()}) == len(values)
 
 
 def _flip(value: str) -> str:

@@ -124,3 +124,17 @@ def test_haproxy_balance_source_is_source_ip(haproxy, backends, capsys):
     result = probe(capsys, f"http://127.0.0.1:{port}/", *sources)
     assert result["mechanism"]["kind"] == "source-ip"
     assert all(len(c) == 1 for c in result["by_source"].values())
+
+
+def test_stickyguards_sealed_cookie_is_named_and_not_steerable(mitmdump, backends, capsys):
+    args = ["--mode", "reverse:http://127.0.0.1:1", "-s", "addons/balancer.py", "--set", "connection_strategy=lazy",
+            "--set", "balance_secret=" + "0123456789abcdef" * 2, "--set", "balance_health="]
+    for i, port in enumerate(backends, 1):
+        args += ["--set", f"balance_backends=b{i}=http://127.0.0.1:{port}"]
+    port = mitmdump.start(*args)
+    result = probe(capsys, f"http://127.0.0.1:{port}/")
+    assert result["mechanism"]["kind"] == "cookie" and result["stickiness"] == 1.0
+    assert len(result["sessions_per_backend"]) == 3
+    variants = {t["variant"]: t for t in result["tamper"]}
+    assert set(variants) == {"dropped", "truncated", "changed"}  # a sealed token names no backend to write
+    assert result["steerable"] is False

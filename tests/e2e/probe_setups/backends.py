@@ -6,8 +6,15 @@ With --jsessionid, a response to a request carrying no JSESSIONID cookie
 also sets `JSESSIONID=<random>.bN` (a Tomcat-style route suffix).
 Writes the chosen ports to --portfile (one "bN port" line each) and prints them.
 """
-import argparse, http.server, secrets, socketserver, threading, sys, signal
+import argparse
+import http.server
+import secrets
+import signal
+import socketserver
+import sys
+import threading
 from http.cookies import SimpleCookie
+
 
 def make_handler(name, jsession, cache_hdr=None):
     class H(http.server.BaseHTTPRequestHandler):
