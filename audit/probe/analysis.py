@@ -31,29 +31,38 @@ def spread(counts: dict[str, int]) -> Spread:
 @dataclasses.dataclass(frozen=True)
 class Figures:
     backends: list[str | None]  # per visit, in order
-    stickiness: float | None  # share of returning requests answered by their session's first backend
-    returning: int  # returning requests whose backend is known
-    spread: Spread
+    stickiness: float | None  # share of later returning requests answered by the session's home backend
+    returning: int  # later returning requests whose backend is known
+    moved_after_first: int  # sessions whose first return went elsewhere than their first request
+    spread: Spread  # sessions per home backend
     by_source: dict[str, Counter]  # source -> backends of its fresh sessions
 
 
 def figures(visits: list[Visit], signal: Signal | None) -> Figures:
+    """A session's home is the backend of its first return, once it holds the cookies it was given (a
+    balancer that hashes a cookie the application sets places the first request before the cookie exists);
+    the later returns are measured against it. With no return, the first request's backend is the home."""
     of: Callable[[Response], str | None] = signal.of if signal else (lambda r: None)
     backends = [of(v.response) if v.response.status is not None else None for v in visits]
-    first: dict[int, str | None] = {}
-    stayed = returning = 0
-    fresh: Counter = Counter()
+    by_session: dict[int, dict[int, str | None]] = {}
     by_source: dict[str, Counter] = {}
     for visit, backend in zip(visits, backends, strict=True):
-        if visit.step == 0:
-            first[visit.session] = backend
-            if backend is not None:
-                fresh[backend] += 1
-                by_source.setdefault(visit.source or "default", Counter())[backend] += 1
-        elif backend is not None and first.get(visit.session) is not None:
-            returning += 1
-            stayed += backend == first[visit.session]
-    return Figures(backends, stayed / returning if returning else None, returning, spread(dict(fresh)), by_source)
+        by_session.setdefault(visit.session, {})[visit.step] = backend
+        if visit.step == 0 and backend is not None:
+            by_source.setdefault(visit.source or "default", Counter())[backend] += 1
+    homes: Counter = Counter()
+    stayed = returning = moved = 0
+    for steps in by_session.values():
+        home = steps.get(1, steps.get(0))
+        if home is None:
+            continue
+        homes[home] += 1
+        moved += steps.get(0) is not None and 1 in steps and steps[0] != steps[1]
+        later = [b for step, b in steps.items() if step >= 2 and b is not None]
+        returning += len(later)
+        stayed += sum(b == home for b in later)
+    return Figures(backends, stayed / returning if returning else None, returning, moved, spread(dict(homes)),
+                   by_source)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +137,9 @@ def name_mechanism(visits: list[Visit], figs: Figures, signal: Signal | None, se
             return Verdict("none", "high" if figs.stickiness < 0.6 else "medium", evidence)
         return Verdict("unknown", "low", evidence + ["fresh sessions all went to one backend"])
     stays = f"{figs.stickiness:.0%} of {figs.returning} returning requests stayed on their backend"
+    if figs.moved_after_first:
+        stays += (f"; {figs.moved_after_first} sessions moved after their first request, once they held the "
+                  "cookie (the cookie decides, not the first placement)")
     cookie, evidence = cookie_carrying_affinity(visits, figs, signal, send)
     if cookie is None:
         if len(fresh) <= 1:

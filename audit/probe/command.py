@@ -70,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
     def classify(name: str, value: str) -> tuple[str | None, bool, bool]:
         facts = catalog.facts(name, value)
         vendor = facts.get("vendor")
-        managed = bool(vendor and catalog.vendors[vendor].managed)
+        found = catalog.classify(name, value)
+        # HAProxy's `cookie <name> prefix` writes its server into the application's own session cookie:
+        # the balancer rides on the application's cookie rather than inserting one of its own.
+        rides_on_application = found is not None and found.decoder == "haproxy_prefix"
+        managed = bool(vendor and catalog.vendors[vendor].managed) and not rides_on_application
         route = bool((facts.get("decoded") or {}).get("route"))
         return facts.get("vendor_name"), managed, route
 

@@ -18,10 +18,10 @@ TRIES = 3  # requests per variant: a round-robin placement lands on a chosen bac
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    variant: str  # dropped, truncated, changed, another backend's value
+    variant: str  # dropped, truncated, changed, rewritten to name another backend
     home: str  # the session's backend
     landed: list[str | None]
-    target: str | None = None  # for another backend's value: the backend it names
+    target: str | None = None  # for a rewritten value: the backend it now names
 
     @property
     def steered(self) -> bool:
@@ -34,7 +34,7 @@ class Outcome:
 
 
 def run(visits: list[Visit], figs: Figures, signal: Signal, cookie: str, send: Send) -> list[Outcome]:
-    """The four variants on one sticky session, the value of a session on another backend borrowed."""
+    """The variants on one sticky session; the rewrite only where the value's format names a backend."""
     homes: dict[str, tuple[str | None, dict[str, str]]] = {}
     values: dict[str, set[str]] = {}
     for visit, backend in zip(visits, figs.backends, strict=True):
@@ -51,14 +51,34 @@ def run(visits: list[Visit], figs: Figures, signal: Signal, cookie: str, send: S
         ("truncated", {**jar, cookie: value[: max(1, len(value) // 2)]}, None),
         ("changed", {**jar, cookie: _flip(value)}, None),
     ]
-    other = next(((b, j) for b, (_, j) in homes.items() if b != home), None)
-    if other is not None and names_backends(values):
-        variants.append(("another backend's value", {**jar, cookie: other[1][cookie]}, other[0]))
+    target = next((b for b in homes if b != home), None)
+    rewritten = rewrite_to(value, values, home, target) if target is not None else None
+    if target is not None and rewritten is not None:
+        variants.append(("rewritten to name another backend", {**jar, cookie: rewritten}, target))
     out = []
     for variant, cookies, target in variants:
         landed = [signal.of(send(cookies, source)) for _ in range(TRIES)]
         out.append(Outcome(variant, home, landed, target))
     return out
+
+
+def rewrite_to(value: str, values: dict[str, set[str]], home: str, target: str) -> str | None:
+    """`value` (a session's on `home`) made to name `target` instead: the whole value where the value is the
+    backend's name, else the part every value of a backend shares before a `~` or after a `.` (HAProxy's
+    `cookie ... prefix`, a jvmRoute suffix), when that part tells the backends apart; None when the format
+    names no backend a client could write."""
+    if names_backends(values):
+        return next(iter(values[target]))
+    for split in (lambda v: v.partition("~")[0] if "~" in v else None,
+                  lambda v: v.rpartition(".")[2] if "." in v else None):
+        parts = {b: {split(v) for v in vs} for b, vs in values.items()}
+        if all(len(p) == 1 and None not in p for p in parts.values()) and \
+                len({next(iter(p)) for p in parts.values()}) == len(parts) > 1:
+            mine, theirs = next(iter(parts[home])), next(iter(parts[target]))
+            if value.startswith(mine + "~"):
+                return theirs + value[len(mine):]
+            return value[: -len(mine)] + theirs
+    return None
 
 
 def names_backends(values: dict[str, set[str]]) -> bool:
@@ -75,5 +95,10 @@ def _flip(value: str) -> str:
         return "x"
     i = len(value) // 2
     ch = value[i]
-    swapped = "1" if ch == "0" else "0" if ch.isdigit() else ("b" if ch == "a" else "a") if ch.isalpha() else "_"
+    if ch.isdigit():
+        swapped = "1" if ch == "0" else "0"
+    elif ch.isalpha():
+        swapped = "b" if ch == "a" else "a"
+    else:
+        swapped = "-" if ch != "-" else "_"
     return value[:i] + swapped + value[i + 1:]

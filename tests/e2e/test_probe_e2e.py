@@ -1,8 +1,12 @@
-"""The probe against real balancers on loopback: Debian's HAProxy with `cookie ... insert` (a client can
-name its server) and stickyguard's own balancer (a sealed cookie: it cannot)."""
+"""The probe against real balancers on loopback, each in front of three Python backends that say who they
+are (X-Backend): Debian's HAProxy (cookie insert, cookie prefix, balance source, plain round robin),
+Debian's nginx (ip_hash, hash $cookie_JSESSIONID consistent) and stickyguard's own balancer (its sealed
+cookie, and a jvmRoute-style route). The probe names each mechanism, and the tamper test finds HAProxy's
+inserted cookie steerable and stickyguard's sealed one not."""
 
 import http.server
 import json
+import secrets
 import shutil
 import subprocess
 import threading
@@ -11,19 +15,26 @@ import pytest
 
 from stickyguard.audit import cli
 from tests.conftest import require
+from tests.e2e.conftest import free_port
 from tests.e2e.conftest import wait_for_port
 
 pytestmark = pytest.mark.slow
 
 HAPROXY = shutil.which("haproxy")
+NGINX = shutil.which("nginx") or (shutil.which("nginx", path="/usr/sbin:/sbin") or None)
+SECRET = "0123456789abcdef" * 2
 
 
 class Backend(http.server.BaseHTTPRequestHandler):
     name = "b?"
+    session_cookie = ""  # "", "plain" (JSESSIONID=<hex>) or "route" (JSESSIONID=<hex>.r-bN)
 
     def do_GET(self):
         self.send_response(200)
         self.send_header("X-Backend", self.name)
+        if self.session_cookie and "JSESSIONID=" not in (self.headers.get("Cookie") or ""):
+            suffix = f".r-{self.name}" if self.session_cookie == "route" else ""
+            self.send_header("Set-Cookie", f"JSESSIONID={secrets.token_hex(8).upper()}{suffix}; Path=/; HttpOnly")
         self.send_header("Content-Length", str(len(self.name)))
         self.end_headers()
         self.wfile.write(self.name.encode())
@@ -35,78 +46,92 @@ class Backend(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def backends():
     servers = []
-    for i in (1, 2, 3):
-        handler = type(f"B{i}", (Backend,), {"name": f"b{i}"})
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-    yield [s.server_address[1] for s in servers]
+
+    def start(session_cookie=""):
+        ports = []
+        for i in (1, 2, 3):
+            handler = type(f"B{i}", (Backend,), {"name": f"b{i}", "session_cookie": session_cookie})
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            servers.append(server)
+            ports.append(server.server_address[1])
+        return ports
+
+    yield start
     for s in servers:
         s.shutdown()
         s.server_close()
 
 
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def haproxy(tmp_path):
-    require("HAProxy", HAPROXY, "Debian's haproxy; .ci/run installs it")
-    procs = []
+def processes():
+    started = []
 
-    def start(backend_ports, backend_lines):
-        port = free_port()
-        servers = "\n".join(f"    server b{i} 127.0.0.1:{p} {backend_lines.format(n=f'b{i}')}"
-                            for i, p in enumerate(backend_ports, 1))
-        cfg = tmp_path / f"haproxy-{port}.cfg"
-        cfg.write_text(f"""global
-    maxconn 100
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 5s
-    timeout server 5s
-frontend fe
-    bind 127.0.0.1:{port}
-    default_backend be
-backend be
-    balance roundrobin
-{{extra}}
-{servers}
-""")
-        return cfg, port
-
-    def run(cfg, port):
-        proc = subprocess.Popen([HAPROXY, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(proc)
+    def start(argv, port):
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(proc)
         wait_for_port(port, proc)
         return port
 
-    yield start, run
-    for proc in procs:
+    yield start
+    for proc in started:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-def probe(capsys, url, *extra):
-    status = cli.main(["probe", url, "--sessions", "9", "--returns", "2", "--rate", "100", "--format", "json",
-                       *extra])
+def haproxy(processes, tmp_path, ports, balance, cookie="", server_cookie=False):
+    require("HAProxy", HAPROXY, "Debian's haproxy; .ci/run installs it")
+    port = free_port()
+    servers = "\n".join(f"    server b{i} 127.0.0.1:{p}" + (f" cookie b{i}" if server_cookie else "")
+                        for i, p in enumerate(ports, 1))
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(f"global\n    maxconn 100\ndefaults\n    mode http\n    timeout connect 2s\n"
+                   f"    timeout client 5s\n    timeout server 5s\nfrontend fe\n    bind 127.0.0.1:{port}\n"
+                   f"    default_backend be\nbackend be\n    balance {balance}\n"
+                   + (f"    {cookie}\n" if cookie else "") + servers + "\n")
+    return processes([HAPROXY, "-f", str(cfg), "-db"], port)
+
+
+def nginx(processes, tmp_path, ports, method):
+    require("nginx", NGINX, "Debian's nginx; .ci/run installs it")
+    port, prefix = free_port(), tmp_path / "nginx"
+    (prefix / "logs").mkdir(parents=True)
+    servers = "".join(f"        server 127.0.0.1:{p};\n" for p in ports)
+    temp = "".join(f"    {kind}_temp_path {prefix}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
+                                                                              "scgi"))
+    cfg = tmp_path / "nginx.conf"
+    cfg.write_text(f"worker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/logs/error.log warn;\n"
+                   f"events {{ worker_connections 64; }}\nhttp {{\n    access_log off;\n{temp}"
+                   f"    upstream be {{\n        {method};\n{servers}    }}\n"
+                   f"    server {{\n        listen 127.0.0.1:{port};\n        location / {{ proxy_pass http://be; }}\n"
+                   "    }\n}\n")
+    return processes([NGINX, "-c", str(cfg), "-p", str(prefix), "-e", str(prefix / "logs/error.log"),
+                      "-g", "daemon off;"], port)
+
+
+def stickyguard(mitmdump, ports, *extra, routes=False):
+    args = ["--mode", "reverse:http://127.0.0.1:1", "-s", "addons/balancer.py", "--set", "connection_strategy=lazy",
+            "--set", f"balance_secret={SECRET}", "--set", "balance_health=", *extra]
+    for i, p in enumerate(ports, 1):
+        args += ["--set", f"balance_backends=b{i}=http://127.0.0.1:{p}" + (f",route=r-b{i}" if routes else "")]
+    return mitmdump.start(*args)
+
+
+def probe(capsys, port, *extra, sessions="9"):
+    status = cli.main(["probe", f"http://127.0.0.1:{port}/", "--sessions", sessions, "--returns", "3",
+                       "--rate", "100", "--format", "json", *extra])
     out, err = capsys.readouterr()
     assert status == 0, err
     return json.loads(out)
 
 
-def test_haproxy_insert_cookie_is_named_and_steerable(haproxy, backends, capsys):
-    start, run = haproxy
-    cfg, port = start(backends, "cookie {n}")
-    cfg.write_text(cfg.read_text().replace("{extra}", "    cookie SERVERID insert indirect nocache"))
-    run(cfg, port)
-    result = probe(capsys, f"http://127.0.0.1:{port}/")
+def sources(*addresses):
+    return [a for s in addresses for a in ("--source-address", s)]
+
+
+def test_haproxy_insert_cookie_is_named_and_steerable(processes, backends, tmp_path, capsys):
+    port = haproxy(processes, tmp_path, backends(), "roundrobin", "cookie SERVERID insert indirect nocache", True)
+    result = probe(capsys, port)
     assert result["backend_signal"] == "header x-backend (high confidence)"
     assert result["mechanism"]["kind"] == "cookie" and result["mechanism"]["cookie"] == "SERVERID"
     assert result["mechanism"]["vendor"] == "HAProxy"
@@ -115,26 +140,54 @@ def test_haproxy_insert_cookie_is_named_and_steerable(haproxy, backends, capsys)
     assert result["steerable"] is True
 
 
-def test_haproxy_balance_source_is_source_ip(haproxy, backends, capsys):
-    start, run = haproxy
-    cfg, port = start(backends, "")
-    cfg.write_text(cfg.read_text().replace("    balance roundrobin\n{extra}", "    balance source"))
-    run(cfg, port)
-    sources = [a for s in ("127.0.0.2", "127.0.0.3", "127.0.0.4") for a in ("--source-address", s)]
-    result = probe(capsys, f"http://127.0.0.1:{port}/", *sources)
+def test_haproxy_prefix_is_the_application_cookie_and_steerable(processes, backends, tmp_path, capsys):
+    port = haproxy(processes, tmp_path, backends("plain"), "roundrobin", "cookie JSESSIONID prefix nocache", True)
+    result = probe(capsys, port)
+    assert result["mechanism"]["kind"] == "application-cookie" and result["mechanism"]["cookie"] == "JSESSIONID"
+    assert result["stickiness"] == 1.0 and result["steerable"] is True
+
+
+def test_haproxy_balance_source_is_source_ip(processes, backends, tmp_path, capsys):
+    port = haproxy(processes, tmp_path, backends(), "source")
+    # HAProxy hashes the whole address: 127.0.0.2, .3 and .4 land on three backends (seen with 2.6).
+    result = probe(capsys, port, *sources("127.0.0.2", "127.0.0.3", "127.0.0.4"))
+    assert result["mechanism"]["kind"] == "source-ip"
+    assert all(len(c) == 1 for c in result["by_source"].values()) and len(result["sessions_per_backend"]) == 3
+
+
+def test_haproxy_round_robin_is_no_stickiness(processes, backends, tmp_path, capsys):
+    port = haproxy(processes, tmp_path, backends(), "roundrobin")
+    result = probe(capsys, port)
+    assert result["mechanism"]["kind"] == "none" and result["stickiness"] < 0.6
+
+
+def test_nginx_ip_hash_is_source_ip_over_the_third_octet(processes, backends, tmp_path, capsys):
+    port = nginx(processes, tmp_path, backends(), "ip_hash")
+    # ip_hash keys an IPv4 client on its first three octets: vary the third, or every source looks alike.
+    result = probe(capsys, port, *sources("127.0.1.1", "127.0.2.1", "127.0.3.1"))
     assert result["mechanism"]["kind"] == "source-ip"
     assert all(len(c) == 1 for c in result["by_source"].values())
 
 
+def test_nginx_cookie_hash_is_the_application_cookie(processes, backends, tmp_path, capsys):
+    port = nginx(processes, tmp_path, backends("plain"), "hash $cookie_JSESSIONID consistent")
+    result = probe(capsys, port)
+    assert result["mechanism"]["kind"] == "application-cookie" and result["mechanism"]["cookie"] == "JSESSIONID"
+    assert result["stickiness"] == 1.0
+
+
 def test_stickyguards_sealed_cookie_is_named_and_not_steerable(mitmdump, backends, capsys):
-    args = ["--mode", "reverse:http://127.0.0.1:1", "-s", "addons/balancer.py", "--set", "connection_strategy=lazy",
-            "--set", "balance_secret=" + "0123456789abcdef" * 2, "--set", "balance_health="]
-    for i, port in enumerate(backends, 1):
-        args += ["--set", f"balance_backends=b{i}=http://127.0.0.1:{port}"]
-    port = mitmdump.start(*args)
-    result = probe(capsys, f"http://127.0.0.1:{port}/")
+    port = stickyguard(mitmdump, backends())
+    result = probe(capsys, port)
     assert result["mechanism"]["kind"] == "cookie" and result["stickiness"] == 1.0
     assert len(result["sessions_per_backend"]) == 3
-    variants = {t["variant"]: t for t in result["tamper"]}
-    assert set(variants) == {"dropped", "truncated", "changed"}  # a sealed token names no backend to write
+    variants = {t["variant"] for t in result["tamper"]}
+    assert variants == {"dropped", "truncated", "changed"}  # a sealed token names no backend to write
     assert result["steerable"] is False
+
+
+def test_stickyguards_route_affinity_is_a_route(mitmdump, backends, capsys):
+    port = stickyguard(mitmdump, backends("route"), "--set", "balance_affinity=route", routes=True)
+    result = probe(capsys, port)
+    assert result["mechanism"]["kind"] == "route" and result["mechanism"]["cookie"] == "JSESSIONID"
+    assert result["stickiness"] == 1.0

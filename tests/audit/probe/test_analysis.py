@@ -34,10 +34,17 @@ def test_jain_and_max_over_mean():
 
 
 def test_stickiness_and_spread_of_a_cookie_balancer():
-    figs = analysis.figures(visits([(None, ["b1", "b1", "b1"]), (None, ["b2", "b2", "b2"]),
-                                    (None, ["b3", "b3", "b1"])]), SIGNAL)
+    figs = analysis.figures(visits([(None, ["b1", "b1", "b1", "b1"]), (None, ["b2", "b2", "b2", "b2"]),
+                                    (None, ["b3", "b3", "b1", "b3"])]), SIGNAL)
     assert figs.stickiness == pytest.approx(5 / 6) and figs.returning == 6
     assert figs.spread.sessions_per_backend == {"b1": 1, "b2": 1, "b3": 1}
+
+
+def test_a_session_that_moves_once_it_holds_the_cookie_is_still_sticky():
+    # nginx `hash $cookie_JSESSIONID`: the first request is placed before the application sets the cookie.
+    figs = analysis.figures(visits([(None, ["b1", "b2", "b2"]), (None, ["b2", "b2", "b2"])]), SIGNAL)
+    assert figs.stickiness == 1.0 and figs.moved_after_first == 1
+    assert figs.spread.sessions_per_backend == {"b2": 2}
 
 
 def test_source_ip_affinity_needs_several_sources():
@@ -54,7 +61,7 @@ def test_source_ip_affinity_needs_several_sources():
 
 
 def test_the_cookie_whose_absence_moves_a_session_carries_the_affinity():
-    made = visits([(None, ["b1", "b1"]), (None, ["b2", "b2"])])
+    made = visits([(None, ["b1", "b1", "b1"]), (None, ["b2", "b2", "b2"])])
     made = [v if not v.step else Visit(v.session, v.step, v.source, v.sent + (("theme", "dark"),), v.response)
             for v in made]
     figs = analysis.figures(made, SIGNAL)
