@@ -29,6 +29,8 @@ DEFAULT_MAX_LIFETIME = 24 * 3600  # PrivacyScore's short/long boundary; `--max-l
 class Settings:
     max_lifetime_seconds: int = DEFAULT_MAX_LIFETIME
     client_ip: str | None = None  # the client's address as the site saw it (`--client-ip`)
+    # (host, cookie) pairs with which `stickyguard probe` sent a client to the backend it chose.
+    steered: frozenset[tuple[str, str]] = frozenset()
 
 
 DEFAULT_SETTINGS = Settings()
@@ -144,6 +146,11 @@ def contains_client_ip(obs: CookieObservation, arg: bool, settings: Settings) ->
     return client_ip_in(obs.value, settings.client_ip) == arg
 
 
+def client_steered(obs: CookieObservation, arg: bool, settings: Settings) -> bool:
+    """The probe's tamper test: a value the client wrote to name another backend was obeyed."""
+    return ((obs.host, obs.name) in settings.steered) == arg
+
+
 CONDITIONS: dict[str, Condition] = {
     "scheme": scheme,
     "attribute_missing": attribute_missing,
@@ -157,6 +164,7 @@ CONDITIONS: dict[str, Condition] = {
     "third_party": third_party,
     "decodes_to": decodes_to,
     "contains_client_ip": contains_client_ip,
+    "client_steered": client_steered,
 }
 
 

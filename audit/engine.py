@@ -403,7 +403,9 @@ def run_examples(rules: list[Rule], catalog: Catalog, settings: Settings = DEFAU
     for rule in rules:
         for kind in ("match", "no_match"):
             for index, example in enumerate(rule.examples[kind]):
-                example_settings = dataclasses.replace(settings, client_ip=example.get("client_ip"))
+                name = example["set_cookie"].split("=")[0].strip()
+                steered = frozenset({(urlsplit(example["url"]).hostname or "", name)} if example.get("steered") else ())
+                example_settings = dataclasses.replace(settings, client_ip=example.get("client_ip"), steered=steered)
                 audit = Audit(rules, catalog, example_settings)
                 headers = [("Set-Cookie", example["set_cookie"])]
                 if "date" in example:

@@ -79,6 +79,7 @@ class Report:
     errors: list[InputError]
     show_values: bool = False
     baseline: dict[str, Any] | None = None  # set by audit.baseline.apply
+    probe: dict[str, Any] | None = None  # what `stickyguard probe` measured (audit/probe/command.py)
     # The compliance summary (audit/compliance.py), computed once by the engine.
     sites: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     ip_exposure: dict[str, Any] = dataclasses.field(
@@ -121,4 +122,6 @@ class Report:
         }
         if self.baseline is not None:
             doc["baseline"] = self.baseline
+        if self.probe is not None:
+            doc["probe"] = self.probe
         return doc

@@ -30,7 +30,7 @@ MESSAGE_FIELDS = frozenset(
 )
 # The hundreds a rule id must fall in, by what the rule is about.
 FAMILIES = {1: "cookie attributes, scope and transport", 2: "leaked identifiers",
-            3: "privacy: lifetime, consent and tracking", 9: "tool notices"}
+            3: "privacy: lifetime, consent and tracking", 4: "what a live probe shows", 9: "tool notices"}
 
 
 @dataclasses.dataclass(frozen=True)

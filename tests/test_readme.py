@@ -29,6 +29,13 @@ pytestmark = pytest.mark.slow  # real processes: left out of `make check`
 README = ROOT / "README.md"
 CATALOG = re.compile(r"(<!-- rule-catalog: begin[^\n]*-->\n)(.*?)(<!-- rule-catalog: end -->)", re.S)
 SKIP = {
+    "stickyguard probe https://shop.example/ --sessions 40 --format html -o probe.html": "sends traffic to a public "
+    "site; tests/e2e/test_probe_e2e.py probes HAProxy, nginx and stickyguard's balancer on loopback instead",
+    "stickyguard probe http://127.0.0.1:8080/ --source-address 127.0.0.2 --source-address 127.0.0.3": "needs a "
+    "balancer on 127.0.0.1:8080; tests/e2e/test_probe_e2e.py starts HAProxy and probes it from four source addresses",
+    "stickyguard probe http://127.0.0.1:8080/ --source-address 127.0.1.1 --source-address 127.0.2.1 "
+    "--source-address 127.0.3.1": "needs a balancer on 127.0.0.1:8080; tests/e2e/test_probe_e2e.py starts HAProxy "
+    "and nginx and probes them from several source addresses",
     "make demo": ".ci/run runs it on a fresh clone; tests/e2e/test_demo_e2e.py runs `stickyguard demo`",
     "make test": "this is make test",
     "pipx inject mitmproxy stickyguard": "installs from the package registry; test_packaging.py injects the "

@@ -21,6 +21,7 @@ class Response:
     body_digest: str  # a short hash of the first MAX_BODY bytes, "" when there was no body
     seconds: float
     error: str | None = None
+    at: float = 0.0  # when it was asked (seconds since the epoch)
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -38,7 +39,7 @@ def fetch(url: str, cookies: dict[str, str], user_agent: str, timeout: float,
     host = parts.hostname or ""
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     bind = (source, 0) if source else None
-    started = time.monotonic()
+    started, at = time.monotonic(), time.time()
     if parts.scheme == "https":
         context = ssl.create_default_context()
         if not verify:
@@ -55,9 +56,9 @@ def fetch(url: str, cookies: dict[str, str], user_agent: str, timeout: float,
         answer = conn.getresponse()
         body = answer.read(MAX_BODY)
         return Response(answer.status, tuple(answer.getheaders()),
-                        hashlib.sha256(body).hexdigest()[:16] if body else "", time.monotonic() - started)
+                        hashlib.sha256(body).hexdigest()[:16] if body else "", time.monotonic() - started, at=at)
     except (OSError, http.client.HTTPException) as e:
-        return Response(None, (), "", time.monotonic() - started, error=_why(e))
+        return Response(None, (), "", time.monotonic() - started, error=_why(e), at=at)
     finally:
         conn.close()
 

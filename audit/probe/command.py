@@ -7,10 +7,16 @@ import json
 import sys
 from typing import TYPE_CHECKING
 from typing import Any
+from urllib.parse import urlsplit
 
 import stickyguard.audit as package
 from stickyguard.audit import catalog as catalog_mod
+from stickyguard.audit import clock
 from stickyguard.audit.datafiles import RULES_DIR
+from stickyguard.audit.findings import SEVERITIES
+from stickyguard.audit.findings import Report
+from stickyguard.audit.findings import severity_rank
+from stickyguard.audit.report import FORMATS
 
 if TYPE_CHECKING:  # the HTTP client and the analysis load when a probe runs, not with every audit
     from stickyguard.audit.probe import analysis
@@ -32,7 +38,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     p.add_argument("--no-tamper", action="store_true", help="skip the tamper test")
     p.add_argument("--insecure", action="store_true", help="do not verify the site's TLS certificate")
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("-f", "--format", choices=sorted(FORMATS), default="table",
+                   help="report format, as for `stickyguard audit` (default: table)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--save-capture", metavar="FILE.har", help="also write every exchange the probe made as a HAR")
+    p.add_argument("--fail-on", choices=[*SEVERITIES, "none"], default="low",
+                   help="exit 1 when a finding is at or above this severity (default: low), as `audit` does")
     p.set_defaults(handler=run)
 
 
@@ -82,8 +93,77 @@ def run(args: argparse.Namespace) -> int:
     outcomes = tamper.run(visits, figs, signal, verdict.cookie, send) \
         if verdict.cookie and signal and not args.no_tamper else []
     result = summary(args.url, visits, signal, figs, verdict, outcomes)
-    print(json.dumps(result, indent=2) if args.format == "json" else text(result))
-    return 0
+    steered = frozenset({(host_of(args.url), verdict.cookie)}) if result["steerable"] and verdict.cookie \
+        else frozenset()
+    report = audit_report(args.url, visits, result, steered)
+    if args.save_capture:
+        write_har(args.save_capture, args.url, visits)
+    fmt = FORMATS[args.format]
+    text = fmt.render(report, **{k: v for k, v in {"tablefmt": "simple", "as_json": bool(args.output)
+                                                   and args.output.endswith(".json")}.items() if k in fmt.options})
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+        print(f"stickyguard: wrote {args.output}: {len(report.findings)} findings", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    worst = report.worst()
+    return 1 if worst and args.fail_on != "none" and severity_rank(worst) >= severity_rank(args.fail_on) else 0
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def audit_report(url: str, visits: list[sessions.Visit], result: dict[str, Any],
+                 steered: frozenset[tuple[str, str]]) -> Report:
+    """The cookies the probe was given, judged by the same rules as any capture (SG401 where the tamper
+    test steered a client), with the probe's figures beside them."""
+    from stickyguard.audit import api
+    from stickyguard.audit.conditions import Settings
+    from stickyguard.audit.records import Exchange
+
+    rules, catalog = api.load_rules()
+    auditor = api.new_audit(rules, catalog, Settings(steered=steered))
+    times = [v.response.at for v in visits if v.response.at]
+    for v in visits:
+        if v.response.status is None:
+            continue
+        cookie = [("Cookie", "; ".join(f"{k}={val}" for k, val in v.sent))] if v.sent else []
+        auditor.add(Exchange(url, "GET", v.response.status, cookie, list(v.response.headers), v.response.at or None,
+                             url, "probe", f"session {v.session}, request {v.step}"))
+    source = {"path": url, "kind": "probe", "sha256": None, "exchanges": len(visits),
+              "first_seen": clock.utc_iso(min(times)) if times else None,
+              "last_seen": clock.utc_iso(max(times)) if times else None}
+    report = api.report(auditor, [source], [])
+    report.probe = result
+    return report
+
+
+def write_har(path: str, url: str, visits: list[sessions.Visit]) -> None:
+    """What the probe saw, as HAR 1.2 (headers only: the probe keeps no bodies)."""
+    entries = []
+    for v in visits:
+        r = v.response
+        entries.append({
+            "startedDateTime": clock.utc_iso(r.at, "milliseconds") if r.at else "1970-01-01T00:00:00.000Z",
+            "time": round(r.seconds * 1000, 1),
+            "request": {"method": "GET", "url": url, "httpVersion": "HTTP/1.1",
+                        "headers": [{"name": "Cookie", "value": "; ".join(f"{k}={x}" for k, x in v.sent)}] if v.sent
+                        else [], "cookies": [{"name": k, "value": x} for k, x in v.sent], "queryString": [],
+                        "headersSize": -1, "bodySize": 0},
+            "response": {"status": r.status or 0, "statusText": r.error or "", "httpVersion": "HTTP/1.1",
+                         "headers": [{"name": k, "value": x} for k, x in r.headers], "cookies": [],
+                         "content": {"size": -1, "mimeType": r.header("content-type") or ""}, "redirectURL": "",
+                         "headersSize": -1, "bodySize": -1},
+            "cache": {}, "timings": {"send": 0, "wait": round(r.seconds * 1000, 1), "receive": 0},
+            "comment": f"stickyguard probe: session {v.session}, request {v.step}"
+                       + (f", from {v.source}" if v.source else ""),
+        })
+    doc = {"log": {"version": "1.2", "creator": {"name": "stickyguard", "version": package.__version__},
+                   "entries": entries}}
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(doc, out, indent=1)
 
 
 def summary(url: str, visits: list[sessions.Visit], signal: identity.Signal | None, figs: analysis.Figures,
@@ -105,24 +185,3 @@ def summary(url: str, visits: list[sessions.Visit], signal: identity.Signal | No
                    for o in outcomes],
         "steerable": any(o.steered for o in outcomes),
     }
-
-
-def text(result: dict[str, Any]) -> str:
-    m = result["mechanism"]
-    lines = [f"stickyguard probe {result['url']}: {result['requests']} requests, {result['failed']} failed",
-             f"backends told apart by: {result['backend_signal'] or 'nothing (the probe cannot tell backends apart)'}",
-             f"mechanism: {m['kind']} ({m['confidence']} confidence)"]
-    lines += [f"  - {e}" for e in m["evidence"]]
-    if result["stickiness"] is not None:
-        lines.append(f"stickiness: {result['stickiness']:.0%} of returning requests stayed")
-    if result["sessions_per_backend"]:
-        per = ", ".join(f"{b} {n}" for b, n in result["sessions_per_backend"].items())
-        lines.append(f"spread: {per}; max/mean {result['max_over_mean']:.2f}; Jain's index {result['jain']:.2f}")
-    for o in result["tamper"]:
-        aim = f" (names {o['target']})" if o["target"] else ""
-        lines.append(f"tamper, {o['variant']}{aim}: {', '.join(b or '?' for b in o['landed'])}"
-                     + ("  <- the client chose its backend" if o["steered"] else ""))
-    if result["tamper"]:
-        lines.append("steerable: " + ("YES: a client can send itself to a backend of its choice"
-                                      if result["steerable"] else "no"))
-    return "\n".join(lines)

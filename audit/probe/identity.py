@@ -47,6 +47,12 @@ def find(visits: list[Visit], catalog: catalog_mod.Catalog) -> Signal | None:
     return _named_header(answered) or _decoded_cookie(answered, catalog) or _fingerprint(answered)
 
 
+def _header(name: str) -> Callable[[Response], str | None]:
+    def of(response: Response) -> str | None:
+        return response.header(name)
+    return of
+
+
 def _varies(values: list[str | None]) -> bool:
     seen = [v for v in values if v]
     return len(set(seen)) > 1 and len(seen) >= len(values) // 2
@@ -56,7 +62,7 @@ def _named_header(answers: list[Response]) -> Signal | None:
     names = {k.lower() for a in answers for k, _ in a.headers}
     for name in sorted(n for n in names if n in BACKEND_HEADERS or n.startswith(BACKEND_PREFIXES)):
         if _varies([a.header(name) for a in answers]):
-            return Signal(f"header {name}", "high", lambda r, n=name: r.header(n))
+            return Signal(f"header {name}", "high", _header(name))
     return None
 
 
@@ -91,8 +97,7 @@ def _decoded_backends(answer: Response, catalog: catalog_mod.Catalog) -> dict[st
 def _fingerprint(answers: list[Response]) -> Signal | None:
     """A header or the body with a few values, each seen more than once: a backend's own fingerprint."""
     names = sorted({k.lower() for a in answers for k, _ in a.headers} - PER_ANSWER)
-    candidates: list[tuple[str, Callable[[Response], str | None]]] = [
-        (f"header {n}", lambda r, n=n: r.header(n)) for n in names]
+    candidates: list[tuple[str, Callable[[Response], str | None]]] = [(f"header {n}", _header(n)) for n in names]
     candidates.append(("body", lambda r: r.body_digest or None))
     for label, of in candidates:
         values = [of(a) for a in answers]

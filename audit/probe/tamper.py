@@ -18,7 +18,7 @@ TRIES = 3  # requests per variant: a round-robin placement lands on a chosen bac
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    variant: str  # dropped, truncated, changed, rewritten to name another backend
+    variant: str  # dropped, truncated, bit-flipped, rewritten to name another backend
     home: str  # the session's backend
     landed: list[str | None]
     target: str | None = None  # for a rewritten value: the backend it now names
@@ -49,7 +49,7 @@ def run(visits: list[Visit], figs: Figures, signal: Signal, cookie: str, send: S
     variants: list[tuple[str, dict[str, str], str | None]] = [
         ("dropped", {k: v for k, v in jar.items() if k != cookie}, None),
         ("truncated", {**jar, cookie: value[: max(1, len(value) // 2)]}, None),
-        ("changed", {**jar, cookie: _flip(value)}, None),
+        ("bit-flipped", {**jar, cookie: _flip(value)}, None),
     ]
     target = next((b for b in homes if b != home), None)
     rewritten = rewrite_to(value, values, home, target) if target is not None else None
@@ -69,16 +69,20 @@ def rewrite_to(value: str, values: dict[str, set[str]], home: str, target: str) 
     names no backend a client could write."""
     if names_backends(values):
         return next(iter(values[target]))
-    for split in (lambda v: v.partition("~")[0] if "~" in v else None,
-                  lambda v: v.rpartition(".")[2] if "." in v else None):
-        parts = {b: {split(v) for v in vs} for b, vs in values.items()}
-        if all(len(p) == 1 and None not in p for p in parts.values()) and \
-                len({next(iter(p)) for p in parts.values()}) == len(parts) > 1:
-            mine, theirs = next(iter(parts[home])), next(iter(parts[target]))
-            if value.startswith(mine + "~"):
-                return theirs + value[len(mine):]
-            return value[: -len(mine)] + theirs
+    for prefix in (True, False):
+        parts = {b: {_part(v, prefix) for v in vs} for b, vs in values.items()}
+        named = {b: next(iter(p)) for b, p in parts.items() if len(p) == 1}
+        if len(named) == len(parts) > 1 and "" not in named.values() and len(set(named.values())) == len(named):
+            mine, theirs = named[home], named[target]
+            return theirs + value[len(mine):] if prefix else value[: -len(mine)] + theirs
     return None
+
+
+def _part(value: str, prefix: bool) -> str:
+    """The server part of a value: before `~` (HAProxy's prefix), or after the last `.` (a route); "" if none."""
+    if prefix:
+        return value.partition("~")[0] if "~" in value else ""
+    return value.rpartition(".")[2] if "." in value else ""
 
 
 def names_backends(values: dict[str, set[str]]) -> bool:

@@ -110,5 +110,31 @@ def site_vendors(site: dict[str, Any]) -> str:
     return ", ".join(f"{v} ({n})" for v, n in site["vendors"].items()) or "-"
 
 
+def probe_lines(probe: dict[str, Any]) -> list[str]:
+    """What `stickyguard probe` measured, a line each (the table and Markdown reports show these)."""
+    m = probe["mechanism"]
+    lines = [f"Probed {probe['url']}: {probe['requests']} requests, {probe['failed']} without an answer",
+             "Backends told apart by: " + (probe["backend_signal"] or "nothing (the probe cannot tell backends apart)"),
+             f"Mechanism: {m['kind']} ({m['confidence']} confidence)"
+             + (f", cookie {m['cookie']}" if m["cookie"] else "") + (f", {m['vendor']}" if m["vendor"] else "")]
+    lines += [f"  - {e}" for e in m["evidence"]]
+    if probe["stickiness"] is not None:
+        lines.append(f"Stickiness: {probe['stickiness']:.0%} of returning requests stayed on their backend")
+    if probe["sessions_per_backend"]:
+        per = ", ".join(f"{b} {n}" for b, n in probe["sessions_per_backend"].items())
+        lines.append(f"Spread: {per}; max/mean {probe['max_over_mean']:.2f}; Jain's fairness index {probe['jain']:.2f}")
+    for source, backends in probe["by_source"].items():
+        if source != "default":
+            lines.append(f"From {source}: " + ", ".join(f"{b} {n}" for b, n in backends.items()))
+    for t in probe["tamper"]:
+        aim = f" (names {t['target']})" if t["target"] else ""
+        lines.append(f"Tamper, {t['variant']}{aim}: answered by {', '.join(b or '?' for b in t['landed'])}"
+                     + (": the client chose its backend" if t["steered"] else ""))
+    if probe["tamper"]:
+        lines.append("Steerable: " + ("yes, a client can send itself to a backend of its choice (SG401)"
+                                      if probe["steerable"] else "no"))
+    return lines
+
+
 def where(finding: dict[str, Any]) -> str:
     return f"{finding['source']}: {finding['place']}"

@@ -91,6 +91,7 @@ nav ol { columns: 2 18rem; } nav li { break-inside: avoid; }
 $sites
 <div class="charts">$charts</div>
 </section>
+$probe
 <nav id="contents">
 <h2>Contents</h2>
 <ol>$contents</ol>
@@ -151,6 +152,7 @@ def render(report: Report) -> str:
         charts=_bar_chart("Findings by severity", data["charts"]["findings_by_severity"], SEVERITY_COLOURS)
         + _bar_chart("Affinity cookies by vendor", data["charts"]["affinity_cookies_by_vendor"], {}),
         contents=_contents(data, groups),
+        probe=_probe(data.get("probe")),
         findings="".join(_rule_group(g, data) for g in groups) or "<p>No findings.</p>",
         ip_exposure=_ip_exposure(data["ip_exposure"]),
         cookies=_inventory(data),
@@ -221,12 +223,25 @@ def _sites(sites: list[dict[str, Any]]) -> str:
     return f'<table class="stack"><tr>{head}</tr>\n{"".join(rows)}</table>'
 
 
+def _probe(probe: dict[str, Any] | None) -> str:
+    """What `stickyguard probe` measured: the mechanism with its evidence, the figures, the tamper test,
+    and the sessions per backend as a chart."""
+    if not probe:
+        return ""
+    lines = common.probe_lines(probe)
+    items = "".join(f"<li>{e(line.strip().lstrip('- '))}</li>" for line in lines[1:])
+    chart = _bar_chart("Sessions per backend", probe["sessions_per_backend"], {})
+    return (f'<section id="probe">\n<h2>The probe</h2>\n<p>{e(lines[0])}</p>\n<ul>{items}</ul>\n'
+            f'<div class="charts">{chart}</div>\n</section>\n')
+
+
 def _contents(data: dict[str, Any], groups: list[grouping.RuleGroup]) -> str:
     rules = "".join(f'<li><a href="#{g.anchor}">{e(g.rule["id"])}: {e(g.rule["title"])}</a> '
                     f"({len(g.findings)})</li>" for g in groups)
     sites = "".join(f'<li><a href="#{e(grouping.site_anchor(site))}">{e(site)}</a></li>'
                     for site, _ in grouping.cookies_by_site(data))
-    items = ['<li><a href="#verdict">Verdict</a></li>',
+    items = ['<li><a href="#verdict">Verdict</a></li>'] + (['<li><a href="#probe">The probe</a></li>']
+                                                            if data.get("probe") else []) + [
              f'<li><a href="#findings">Findings by rule</a>{f"<ul>{rules}</ul>" if rules else ""}</li>',
              '<li><a href="#ip-exposure">IP exposure</a></li>',
              f'<li><a href="#inventory">Cookie inventory</a>{f"<ul>{sites}</ul>" if sites else ""}</li>']

@@ -25,7 +25,12 @@ def render(report: Report) -> str:
     names = grouping.vendor_names(data)
     out = ["# stickyguard cookie audit", ""]
     out += [f"- **{k}:** {v}" for k, v in _scope(data)]
-    out += ["", f"**Verdict:** {esc(grouping.overall_verdict(data))}", "", "## Verdict by site", ""]
+    out += ["", f"**Verdict:** {esc(grouping.overall_verdict(data))}", ""]
+    if data.get("probe"):
+        out += ["## The probe", ""]
+        out += [f"- {esc(line.strip().lstrip('- '))}" for line in common.probe_lines(data["probe"])]
+        out.append("")
+    out += ["## Verdict by site", ""]
     if data["sites"]:
         out.append(tabulate(
             [[esc(x["site"]), f"{x['affinity_cookies']} of {x['cookies']}",

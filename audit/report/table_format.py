@@ -26,6 +26,8 @@ WRAPPING_FORMATS = frozenset({
 def render(report: Report, tablefmt: str = DEFAULT_TABLE_FORMAT, width: int = DEFAULT_WIDTH) -> str:
     data = common.printable_data(report.as_dict())
     out = [_headline(data, report), ""]
+    if data.get("probe"):
+        out += [*common.probe_lines(data["probe"]), ""]
     if data["findings"]:
         out += _findings("Findings", data["findings"], tablefmt, width)
     if data["cookies"]:

@@ -121,8 +121,8 @@ def probe(capsys, port, *extra, sessions="9"):
     status = cli.main(["probe", f"http://127.0.0.1:{port}/", "--sessions", sessions, "--returns", "3",
                        "--rate", "100", "--format", "json", *extra])
     out, err = capsys.readouterr()
-    assert status == 0, err
-    return json.loads(out)
+    assert status in (0, 1), err  # 1: the cookies seen have findings, as `stickyguard audit` says
+    return json.loads(out)["probe"]
 
 
 def sources(*addresses):
@@ -140,6 +140,27 @@ def test_haproxy_insert_cookie_is_named_and_steerable(processes, backends, tmp_p
     assert result["steerable"] is True
 
 
+def test_one_report_through_the_audits_rules_and_formats(processes, backends, tmp_path, capsys):
+    """The cookies the probe was given are judged like any capture, SG401 says the steering, every format
+    carries the figures, and --save-capture writes a HAR the audit reads again."""
+    port = haproxy(processes, tmp_path, backends(), "roundrobin", "cookie SERVERID insert indirect nocache", True)
+    har, html = tmp_path / "seen.har", tmp_path / "probe.html"
+    status = cli.main(["probe", f"http://127.0.0.1:{port}/", "--sessions", "6", "--returns", "2", "--rate", "100",
+                       "-f", "json", "--save-capture", str(har)])
+    doc = json.loads(capsys.readouterr().out)
+    assert status == 1 and doc["inputs"][0]["kind"] == "probe"
+    rules = {(f["rule"], f["cookie"]) for f in doc["findings"]}
+    assert ("SG401", "SERVERID") in rules and ("SG205", "SERVERID") in rules  # steered; names the server
+    assert cli.main(["probe", f"http://127.0.0.1:{port}/", "--sessions", "6", "--returns", "2", "--rate", "100",
+                     "-f", "html", "-o", str(html)]) == 1
+    page = html.read_text()
+    assert '<section id="probe">' in page and "Sessions per backend" in page and "<svg" in page
+    capsys.readouterr()
+    assert cli.main(["audit", str(har), "--format", "json"]) == 1
+    again = json.loads(capsys.readouterr().out)
+    assert {c["name"] for c in again["cookies"]} == {"SERVERID"} and again["inputs"][0]["exchanges"] == 18
+
+
 def test_haproxy_prefix_is_the_application_cookie_and_steerable(processes, backends, tmp_path, capsys):
     port = haproxy(processes, tmp_path, backends("plain"), "roundrobin", "cookie JSESSIONID prefix nocache", True)
     result = probe(capsys, port)
@@ -149,10 +170,12 @@ def test_haproxy_prefix_is_the_application_cookie_and_steerable(processes, backe
 
 def test_haproxy_balance_source_is_source_ip(processes, backends, tmp_path, capsys):
     port = haproxy(processes, tmp_path, backends(), "source")
-    # HAProxy hashes the whole address: 127.0.0.2, .3 and .4 land on three backends (seen with 2.6).
-    result = probe(capsys, port, *sources("127.0.0.2", "127.0.0.3", "127.0.0.4"))
-    assert result["mechanism"]["kind"] == "source-ip"
-    assert all(len(c) == 1 for c in result["by_source"].values()) and len(result["sessions_per_backend"]) == 3
+    # 4 source addresses, 3 servers: HAProxy hashes the whole address, so each source keeps one server and
+    # the three servers are all used, one of them by two sources.
+    result = probe(capsys, port, *sources("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"), sessions="12")
+    assert result["mechanism"]["kind"] == "source-ip" and result["mechanism"]["confidence"] == "high"
+    assert all(len(c) == 1 and sum(c.values()) == 3 for c in result["by_source"].values())
+    assert sorted(result["sessions_per_backend"].values()) == [3, 3, 6] and result["stickiness"] == 1.0
 
 
 def test_haproxy_round_robin_is_no_stickiness(processes, backends, tmp_path, capsys):
@@ -182,7 +205,7 @@ def test_stickyguards_sealed_cookie_is_named_and_not_steerable(mitmdump, backend
     assert result["mechanism"]["kind"] == "cookie" and result["stickiness"] == 1.0
     assert len(result["sessions_per_backend"]) == 3
     variants = {t["variant"] for t in result["tamper"]}
-    assert variants == {"dropped", "truncated", "changed"}  # a sealed token names no backend to write
+    assert variants == {"dropped", "truncated", "bit-flipped"}  # a sealed token names no backend to write
     assert result["steerable"] is False
 
 
