@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from typing import TYPE_CHECKING
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from stickyguard.audit.probe import sessions
     from stickyguard.audit.probe import tamper
     from stickyguard.audit.probe.client import USER_AGENT
+    from stickyguard.audit.probe.client import Response
     from stickyguard.audit.probe.client import fetch
 
     plan = sessions.Plan(args.url, args.sessions, args.returns, tuple(args.source_address) or (None,),
@@ -64,34 +66,29 @@ def run(args: argparse.Namespace) -> int:
             print(f"stickyguard: error: {problem}", file=sys.stderr)
         return 2
     catalog = catalog_mod.load([RULES_DIR])
+    interrupted = threading.Event()
 
-    def send(cookies: dict[str, str], source: str | None):
+    def send(cookies: dict[str, str], source: str | None) -> Response:
+        if interrupted.is_set():  # after Ctrl-C no request is sent: the verdicts rest on what was seen
+            return Response(None, (), "", 0.0, error="not asked: the probe was stopped")
         return fetch(plan.url, cookies, plan.user_agent, plan.timeout, source, plan.verify)
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty():
             sys.stderr.write(f"\rprobing {done}/{total}")
 
-    visits = sessions.run(plan, progress)
+    visits = sessions.run(plan, progress, interrupted=interrupted)
     if sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 30 + "\r")
+    if interrupted.is_set():
+        print(f"stickyguard: probe stopped after {len(visits)} requests; reporting what they showed, without "
+              "the cookie and tamper tests", file=sys.stderr)
     signal = identity.find(visits, catalog)
     figs = analysis.figures(visits, signal)
-
-    def classify(name: str, value: str) -> tuple[str | None, bool, bool]:
-        facts = catalog.facts(name, value)
-        vendor = facts.get("vendor")
-        found = catalog.classify(name, value)
-        # HAProxy's `cookie <name> prefix` writes its server into the application's own session cookie:
-        # the balancer rides on the application's cookie rather than inserting one of its own.
-        rides_on_application = found is not None and found.decoder == "haproxy_prefix"
-        managed = bool(vendor and catalog.vendors[vendor].managed) and not rides_on_application
-        route = bool((facts.get("decoded") or {}).get("route"))
-        return facts.get("vendor_name"), managed, route
-
+    classify = _classifier(catalog)
     verdict = analysis.name_mechanism(visits, figs, signal, send, classify)
     outcomes = tamper.run(visits, figs, signal, verdict.cookie, send) \
-        if verdict.cookie and signal and not args.no_tamper else []
+        if verdict.cookie and signal and not args.no_tamper and not interrupted.is_set() else []
     result = summary(args.url, visits, signal, figs, verdict, outcomes)
     steered = frozenset({(host_of(args.url), verdict.cookie)}) if result["steerable"] and verdict.cookie \
         else frozenset()
@@ -109,6 +106,21 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     worst = report.worst()
     return 1 if worst and args.fail_on != "none" and severity_rank(worst) >= severity_rank(args.fail_on) else 0
+
+
+def _classifier(catalog: catalog_mod.Catalog):
+    """(name, value) -> (vendor display name, inserted by a balancer product, carries a route id)."""
+    def classify(name: str, value: str) -> tuple[str | None, bool, bool]:
+        facts = catalog.facts(name, value)
+        vendor = facts.get("vendor")
+        found = catalog.classify(name, value)
+        # HAProxy's `cookie <name> prefix` writes its server into the application's own session cookie:
+        # the balancer rides on the application's cookie rather than inserting one of its own.
+        rides_on_application = found is not None and found.decoder == "haproxy_prefix"
+        managed = bool(vendor and catalog.vendors[vendor].managed) and not rides_on_application
+        route = bool((facts.get("decoded") or {}).get("route"))
+        return facts.get("vendor_name"), managed, route
+    return classify
 
 
 def host_of(url: str) -> str:

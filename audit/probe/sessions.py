@@ -71,9 +71,10 @@ class _Pace:
         stop.wait(max(0.0, at - now))
 
 
-def run(plan: Plan, progress: Callable[[int, int], None] | None = None,
-        stop: threading.Event | None = None) -> list[Visit]:
-    """Every visit made, in the order sessions and steps were planned; fewer when stopped."""
+def run(plan: Plan, progress: Callable[[int, int], None] | None = None, stop: threading.Event | None = None,
+        interrupted: threading.Event | None = None) -> list[Visit]:
+    """Every visit made, in the order sessions and steps were planned; fewer when stopped (`stop` set by the
+    caller, or Ctrl-C, which also sets `interrupted`)."""
     stop = stop or threading.Event()
     pace, lock, done = _Pace(plan.rate), threading.Lock(), [0]
     results: dict[int, list[Visit]] = {}
@@ -105,6 +106,8 @@ def run(plan: Plan, progress: Callable[[int, int], None] | None = None,
             future.result()
     except KeyboardInterrupt:
         stop.set()
+        if interrupted is not None:
+            interrupted.set()
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)

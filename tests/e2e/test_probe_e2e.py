@@ -214,3 +214,22 @@ def test_stickyguards_route_affinity_is_a_route(mitmdump, backends, capsys):
     result = probe(capsys, port)
     assert result["mechanism"]["kind"] == "route" and result["mechanism"]["cookie"] == "JSESSIONID"
     assert result["stickiness"] == 1.0
+
+
+def test_ctrl_c_stops_and_reports_what_was_learned(backends, tmp_path):
+    """SIGINT mid-run: the probe sends nothing more (no cookie or tamper test) and still writes its report."""
+    import signal
+    import sys
+    import time
+
+    port = backends()[0]
+    proc = subprocess.Popen([sys.executable, "-m", "stickyguard.audit", "probe", f"http://127.0.0.1:{port}/",
+                             "--sessions", "60", "--returns", "3", "--rate", "20", "-f", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 1), err
+    doc = json.loads(out)
+    assert 0 < doc["probe"]["requests"] < 240 and doc["probe"]["tamper"] == []
+    assert "probe stopped after" in err and "Traceback" not in err
