@@ -3,6 +3,7 @@ reports), UTC timestamps in ISO 8601 with a `Z`, and durations in words."""
 
 from __future__ import annotations
 
+import email.utils
 import os
 import time
 from datetime import datetime
@@ -23,6 +24,25 @@ def utc_iso(seconds: float, timespec: str = "seconds") -> str:
 def parse_utc_iso(text: str) -> float:
     """The inverse of utc_iso (any ISO 8601 time with a `Z` or an offset); ValueError when it is not one."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def iso_seconds(value: object) -> float | None:
+    """An ISO 8601 time found in a capture (HAR startedDateTime, WEC's start_time) as seconds, or None
+    when it is missing or not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_utc_iso(value)
+    except ValueError:
+        return None
+
+
+def http_date(seconds: float) -> str:
+    """An HTTP date; past what Python's datetime can hold (year 9999), the last moment it can."""
+    try:
+        return email.utils.formatdate(seconds, usegmt=True)
+    except (ValueError, OverflowError, OSError):
+        return "Fri, 31 Dec 9999 23:59:59 GMT" if seconds > 0 else "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
 def generated_at() -> str:

@@ -426,7 +426,7 @@ def _har_entry(capture: Capture, entry: object, index: int, pages: dict[str, str
         status=status if status > 0 else None,
         request_headers=req_headers,
         response_headers=resp_headers,
-        timestamp=_iso_time(entry.get("startedDateTime")),
+        timestamp=clock.iso_seconds(entry.get("startedDateTime")),
         top_level_url=top or top_level_from_headers(url, req_headers),
         source=capture.name,
         place=place,
@@ -460,9 +460,9 @@ def _har_cookie_lines(cookies: object) -> list[str]:
             parts.append(f"Path={c['path']}")
         if c.get("domain"):
             parts.append(f"Domain={c['domain']}")
-        expires = _iso_time(c.get("expires"))
+        expires = clock.iso_seconds(c.get("expires"))
         if expires is not None:
-            parts.append(f"Expires={_http_date_text(expires)}")
+            parts.append(f"Expires={clock.http_date(expires)}")
         if c.get("httpOnly"):
             parts.append("HttpOnly")
         if c.get("secure"):
@@ -471,23 +471,6 @@ def _har_cookie_lines(cookies: object) -> list[str]:
             parts.append(f"SameSite={c['sameSite']}")
         lines.append("; ".join(parts))
     return lines
-
-
-def _http_date_text(seconds: float) -> str:
-    """An HTTP date; past what Python's datetime can hold (year 9999), the last moment it can."""
-    try:
-        return email.utils.formatdate(seconds, usegmt=True)
-    except (ValueError, OverflowError, OSError):
-        return "Fri, 31 Dec 9999 23:59:59 GMT" if seconds > 0 else "Thu, 01 Jan 1970 00:00:00 GMT"
-
-
-def _iso_time(value: object) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return clock.parse_utc_iso(value)
-    except ValueError:
-        return None
 
 
 def top_level_from_headers(url: str, headers: list[tuple[str, str]]) -> str | None:

@@ -16,13 +16,13 @@ dot), so a cookie whose domain is its setter's host is taken as host-only.
 
 from __future__ import annotations
 
-import email.utils
 import re
 from collections.abc import Iterable
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
+from stickyguard.audit import clock
+from stickyguard.audit.cookies import scheme_and_host
 from stickyguard.audit.records import Exchange
 
 INSPECTION = "inspection.json"
@@ -39,11 +39,11 @@ def exchanges(doc: dict[str, Any], source: str, har: Iterable[Exchange] | None) 
     """The HAR's exchanges, then one per jar cookie no HAR response was seen setting."""
     set_by: dict[str, set[str]] = {}
     for exchange in har or ():
-        host = _host(exchange.url)
+        host = scheme_and_host(exchange.url)[1]
         for line in exchange.set_cookie_lines():
             set_by.setdefault(line.split("=", 1)[0].strip(), set()).add(host)
         yield exchange
-    collected = _epoch(doc.get("start_time"))
+    collected = clock.iso_seconds(doc.get("start_time"))
     for index, cookie in enumerate(doc.get("cookies") or []):
         if not isinstance(cookie, dict) or not isinstance(cookie.get("name"), str) or not cookie["name"]:
             continue
@@ -66,10 +66,10 @@ def _jar_exchange(cookie: dict[str, Any], index: int, doc: dict[str, Any], sourc
     if by_script or not url.startswith(("http://", "https://")):
         url = f"https://{domain}{path}" if domain else str(doc.get("uri_ins") or "")
     page = log.get("location") if str(log.get("location") or "").startswith(("http://", "https://")) else None
-    when = _epoch(log.get("timestamp")) or collected
-    headers = [("Set-Cookie", _set_cookie_line(cookie, domain, path, _host(url)))]
+    when = clock.iso_seconds(log.get("timestamp")) or collected
+    headers = [("Set-Cookie", _set_cookie_line(cookie, domain, path, scheme_and_host(url)[1]))]
     if when is not None:
-        headers.append(("Date", email.utils.formatdate(when, usegmt=True)))
+        headers.append(("Date", clock.http_date(when)))
     how = "set by a script" if by_script else "from the browser's cookie jar"
     return Exchange(
         url=url,
@@ -89,12 +89,9 @@ def _set_cookie_line(cookie: dict[str, Any], domain: str, path: str, host: str) 
     if domain and domain != host:
         parts.append(f"Domain={_safe(domain)}")
     expires = cookie.get("expires")
-    seconds = _epoch(expires) if isinstance(expires, str) else expires
+    seconds = clock.iso_seconds(expires) if isinstance(expires, str) else expires
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
-        try:
-            parts.append(f"Expires={email.utils.formatdate(seconds, usegmt=True)}")
-        except (OverflowError, OSError, ValueError):
-            parts.append("Expires=Fri, 31 Dec 9999 23:59:59 GMT")
+        parts.append(f"Expires={clock.http_date(seconds)}")
     if cookie.get("secure") is True:
         parts.append("Secure")
     if cookie.get("httpOnly") is True:
@@ -109,19 +106,3 @@ def _set_cookie_line(cookie: dict[str, Any], domain: str, path: str, host: str) 
 def _safe(text: str) -> str:
     """A jar field inside a rebuilt Set-Cookie line: no character that would end it or start an attribute."""
     return re.sub(r"[;\r\n]", "", text)
-
-
-def _host(url: str) -> str:
-    m = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]*)", url)
-    return m.group(1).lower() if m else ""
-
-
-def _epoch(value: object) -> float | None:
-    """An ISO 8601 time (WEC's start_time, a log timestamp) as seconds since the epoch."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
