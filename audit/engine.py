@@ -155,7 +155,7 @@ class Audit:
     def _inventory_row(self, obs: cookies.CookieObservation) -> dict[str, Any]:
         """The cookie's row: one per host, name and distinct decoded backend, so two backends behind one
         name (or two balancers behind one host) each keep their own."""
-        backend = _backend_of(obs.decoded) if obs.affinity else ()  # other cookies' values vary per user
+        backend = backend_of(obs.decoded) if obs.affinity else ()  # other cookies' values vary per user
         key = (obs.host, obs.name, backend)
         row = self._inventory.get(key)
         if row is None and backend:
@@ -357,7 +357,7 @@ def lifetime_weight(seconds: int | None, budget: int) -> str:
     return f"a lifetime past the {clock.human_duration(budget)} budget, which no routing purpose needs"
 
 
-def _backend_of(decoded: dict[str, Any] | None) -> tuple:
+def backend_of(decoded: dict[str, Any] | None) -> tuple:
     """What names the backend in a decoded value, as a key (empty when nothing does)."""
     if not decoded:
         return ()

@@ -8,11 +8,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 from typing import Any
-from urllib.parse import urlsplit
 
 import stickyguard.audit as package
 from stickyguard.audit import catalog as catalog_mod
 from stickyguard.audit import clock
+from stickyguard.audit.cookies import scheme_and_host
 from stickyguard.audit.datafiles import RULES_DIR
 from stickyguard.audit.findings import SEVERITIES
 from stickyguard.audit.findings import Report
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     outcomes = tamper.run(visits, figs, signal, verdict.cookie, send) \
         if verdict.cookie and signal and not args.no_tamper and not interrupted.is_set() else []
     result = summary(args.url, visits, signal, figs, verdict, outcomes)
-    steered = frozenset({(host_of(args.url), verdict.cookie)}) if result["steerable"] and verdict.cookie \
+    steered = frozenset({(scheme_and_host(args.url)[1], verdict.cookie)}) if result["steerable"] and verdict.cookie \
         else frozenset()
     report = audit_report(args.url, visits, result, steered)
     if args.save_capture:
@@ -121,10 +121,6 @@ def _classifier(catalog: catalog_mod.Catalog):
         route = bool((facts.get("decoded") or {}).get("route"))
         return facts.get("vendor_name"), managed, route
     return classify
-
-
-def host_of(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
 
 
 def audit_report(url: str, visits: list[sessions.Visit], result: dict[str, Any],

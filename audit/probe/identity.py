@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from stickyguard.audit import catalog as catalog_mod
 from stickyguard.audit.cookies import parse_set_cookie
+from stickyguard.audit.engine import backend_of
 from stickyguard.audit.probe.client import Response
 from stickyguard.audit.probe.sessions import Visit
 from stickyguard.audit.recording import BACKEND_HEADERS
@@ -26,8 +27,7 @@ from stickyguard.audit.recording import BACKEND_PREFIXES
 # Headers that vary per answer whatever the backend: never a fingerprint.
 PER_ANSWER = frozenset({"date", "content-length", "set-cookie", "etag", "last-modified", "expires", "age",
                         "x-request-id", "x-amzn-requestid", "x-amzn-trace-id", "cf-ray", "x-runtime", "server-timing",
-                        "x-trace-id", "traceparent", "report-to", "nel", "x-seen-cookie"})
-BACKEND_KEYS = ("server", "route", "ip", "port", "host", "server_id", "pool")
+                        "x-trace-id", "traceparent", "report-to", "nel"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _decoded_backends(answer: Response, catalog: catalog_mod.Catalog) -> dict[st
             continue
         name, value, _ = parsed
         decoded = catalog.facts(name, value).get("decoded") or {}
-        key = ", ".join(f"{k}={decoded[k]}" for k in BACKEND_KEYS if decoded.get(k) not in (None, ""))
+        key = ", ".join(f"{k}={v}" for k, v in backend_of(decoded))  # the inventory's own notion of a backend
         if key:
             found[name] = key
     return found

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from stickyguard.audit.cookies import lifetime
 from stickyguard.audit.cookies import parse_set_cookie
 from stickyguard.audit.probe.client import Response
 from stickyguard.audit.probe.client import fetch
@@ -121,7 +122,8 @@ def keep(jar: dict[str, str], answer: Response) -> None:
         if parsed is None:
             continue
         name, value, attrs = parsed
-        if attrs.get("max-age", "").strip().lstrip("-").isdigit() and int(attrs["max-age"]) <= 0 or value == "":
+        ends_in = lifetime(attrs, time.time())  # RFC 6265's reading of Max-Age and Expires
+        if value == "" or (ends_in is not None and ends_in <= 0):
             jar.pop(name, None)
         else:
             jar[name] = value
