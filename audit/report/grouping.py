@@ -98,6 +98,17 @@ def period(data: dict[str, Any]) -> str | None:
     return first if first == last else f"{first} to {last}"
 
 
+def scope(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the report covers, as (label, text) rows; the formats add the rule set's digest, shown as code."""
+    inputs = ", ".join(f"{i['path']} ({i['kind']}, {i['exchanges']} responses)" for i in data["inputs"]) or "none"
+    return [
+        ("Inputs", inputs),
+        ("Capture period", period(data) or "not recorded in the inputs"),
+        ("Sites", ", ".join(s["site"] for s in data["sites"]) or "none"),
+        ("Audited", f"{data['generated_at']} by stickyguard {data['tool']['version']}"),
+    ]
+
+
 def overall_verdict(data: dict[str, Any]) -> str:
     """One sentence a reader can act on: how many sites stand where on the consent exemption, and the worst."""
     sites = data["sites"]

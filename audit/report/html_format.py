@@ -138,6 +138,7 @@ def prose(text: str) -> str:
 def render(report: Report) -> str:
     data = report.as_dict()
     groups = grouping.rule_groups(data)
+    names = grouping.vendor_names(data)  # once: each group's rows look their vendors up in it
     sites = [s["site"] for s in data["sites"]]
     shown_sites = ", ".join(sites[:3]) + (f" and {len(sites) - 3} more" if len(sites) > 3 else "")
     date = data["generated_at"][:10]
@@ -153,7 +154,7 @@ def render(report: Report) -> str:
         + _bar_chart("Affinity cookies by vendor", data["charts"]["affinity_cookies_by_vendor"], {}),
         contents=_contents(data, groups),
         probe=_probe(data.get("probe")),
-        findings="".join(_rule_group(g, data) for g in groups) or "<p>No findings.</p>",
+        findings="".join(_rule_group(g, names) for g in groups) or "<p>No findings.</p>",
         ip_exposure=_ip_exposure(data["ip_exposure"]),
         cookies=_inventory(data),
         errors=_fixed(data.get("baseline")) + _errors(data["errors"]),
@@ -179,22 +180,13 @@ SEVERITY_COLOURS = {"critical": "#6d0000", "high": "#c0392b", "medium": "#e67e22
 
 
 def _scope(data: dict[str, Any]) -> str:
-    inputs = ", ".join(f"{i['path']} ({i['kind']}, {i['exchanges']} responses)" for i in data["inputs"]) or "none"
-    rows = [
-        ("Inputs", e(inputs)),
-        ("Capture period", e(grouping.period(data) or "not recorded in the inputs")),
-        ("Sites", e(", ".join(s["site"] for s in data["sites"]) or "none")),
-        ("Audited", e(f"{data['generated_at']} by stickyguard {data['tool']['version']}")),
-        ("Rule set", f"<code>{e(data['tool'].get('rules', 'built-in'))}</code> ({len(data['rules'])} rules)"),
-    ]
+    rows = [(label, e(text)) for label, text in grouping.scope(data)]
+    rows.append(("Rule set", f"<code>{e(data['tool'].get('rules', 'built-in'))}</code> ({len(data['rules'])} rules)"))
     return "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
 
 
 def _input_period(i: dict[str, Any]) -> str:
-    first, last = i.get("first_seen"), i.get("last_seen")
-    if not first:
-        return "-"
-    return first if first == last else f"{first} to {last}"
+    return grouping.period({"inputs": [i]}) or "-"
 
 
 _SITE_HEADS = ("Site", "Affinity cookies", "Set by", "Findings", "Worst", "Load-balancing consent exemption")
@@ -303,10 +295,9 @@ def _ip_exposure(ip: dict[str, Any]) -> str:
 _AFFECTED_HEADS = ("Host", "Cookie", "Set by", "What was found", "Seen", "First seen")
 
 
-def _rule_group(group: grouping.RuleGroup, data: dict[str, Any]) -> str:
+def _rule_group(group: grouping.RuleGroup, names: dict[str, str]) -> str:
     rule = group.rule
     sev = e(rule["severity"])
-    names = grouping.vendor_names(data)
     rows = []
     for f in group.findings:
         more = common.evidence(f)[1:]

@@ -107,14 +107,8 @@ def render(report: Report) -> str:
 
 
 def _scope(data: dict) -> list[tuple[str, str]]:
-    inputs = ", ".join(f"{i['path']} ({i['kind']}, {i['exchanges']} responses)" for i in data["inputs"]) or "none"
-    return [
-        ("Inputs", esc(inputs)),
-        ("Capture period", esc(grouping.period(data) or "not recorded in the inputs")),
-        ("Sites", esc(", ".join(s["site"] for s in data["sites"]) or "none")),
-        ("Audited", esc(f"{data['generated_at']} by stickyguard {data['tool']['version']}")),
-        ("Rule set", f"`{data['tool'].get('rules', 'built-in')}` ({len(data['rules'])} rules)"),
-    ]
+    rows = [(label, esc(text)) for label, text in grouping.scope(data)]
+    return rows + [("Rule set", f"`{data['tool'].get('rules', 'built-in')}` ({len(data['rules'])} rules)")]
 
 
 def _what(finding: dict) -> str:
