@@ -32,6 +32,16 @@ def require(tool: str, found: object, how: str) -> None:
     pytest.skip(reason)
 
 
+def assert_valid(schema: dict, doc: object) -> None:
+    """`doc` follows `schema` (itself a valid JSON Schema 2020-12), formats checked; the errors in the message."""
+    from jsonschema import Draft202012Validator
+    from jsonschema import FormatChecker
+
+    Draft202012Validator.check_schema(schema)
+    errors = list(Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(doc))
+    assert errors == [], [e.message for e in errors]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def rule_cache(tmp_path_factory):
     """Tests keep the rule data cache (audit/datacache.py) in a folder of their own, never the user's."""

@@ -1,19 +1,16 @@
 import json
 
 import pytest
-from jsonschema import Draft202012Validator
-from jsonschema import FormatChecker
 
 from stickyguard.audit.report import json_format
 from tests.conftest import SCENARIOS
+from tests.conftest import assert_valid
 
 SCHEMA = json.loads(json_format.SCHEMA_PATH.read_text())
 
 
 def validate(doc):
-    Draft202012Validator.check_schema(SCHEMA)
-    errors = list(Draft202012Validator(SCHEMA, format_checker=FormatChecker()).iter_errors(doc))
-    assert errors == [], [e.message for e in errors]
+    assert_valid(SCHEMA, doc)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
