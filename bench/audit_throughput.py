@@ -22,10 +22,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mitmproxy import io as mitm_io
-from mitmproxy.test import tflow
-from mitmproxy.test import tutils
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figures import Figure  # noqa: E402  (bench/ is not a package)
 
@@ -96,19 +92,6 @@ def _content(rng: random.Random, words: list[str], size: int) -> dict:
         return {"size": 0, "mimeType": "text/html"}
     text = " ".join(rng.choice(words) for _ in range(size // 6))[:size]
     return {"size": len(text), "mimeType": "text/html", "text": text}
-
-
-def write_flows(path: Path, n: int) -> None:
-    with open(path, "wb") as f:
-        writer = mitm_io.FlowWriter(f)
-        for url, cookies in exchanges(n):
-            scheme, rest = url.split("://", 1)
-            host, _, p = rest.partition("/")
-            req = tutils.treq(scheme=scheme.encode(), host=host, port=443 if scheme == "https" else 80,
-                              path=b"/" + p.encode(), headers=[(b"host", host.encode())])
-            resp = tutils.tresp(headers=[(b"date", DATE.encode()), *[(b"set-cookie", c.encode()) for c in cookies]],
-                                content=b"")
-            writer.add(tflow.tflow(req=req, resp=resp))
 
 
 
