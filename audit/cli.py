@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "audit":
             return run_audit(args)
         if args.command == "probe":
-            return args.handler(args)
+            return run_probe(args)
         if args.rules_command == "list":
             return run_rules_list(args)
         return run_rules_validate(args)
@@ -199,10 +199,24 @@ def run_audit(args: argparse.Namespace) -> int:
         baseline.apply(report, earlier, args.baseline)
     bar.phase("writing", 0.95)
     _write_report(report, args, bar)
-    if report.errors:
-        return 2
+    return 2 if report.errors else _findings_status(report, args.fail_on)
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    from stickyguard.audit.probe import command as probe_command
+
+    try:
+        report = probe_command.run(args)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    _write_report(report, args, _NoBar())
+    return _findings_status(report, args.fail_on)
+
+
+def _findings_status(report: Report, fail_on: str) -> int:
+    """1 when a finding is at or above --fail-on, else 0."""
     worst = report.worst()
-    if worst is not None and args.fail_on != "none" and severity_rank(worst) >= severity_rank(args.fail_on):
+    if worst is not None and fail_on != "none" and severity_rank(worst) >= severity_rank(fail_on):
         return 1
     return 0
 

@@ -16,7 +16,6 @@ from stickyguard.audit.cookies import scheme_and_host
 from stickyguard.audit.datafiles import RULES_DIR
 from stickyguard.audit.findings import SEVERITIES
 from stickyguard.audit.findings import Report
-from stickyguard.audit.findings import severity_rank
 from stickyguard.audit.report import FORMATS
 
 if TYPE_CHECKING:  # the HTTP client and the analysis load when a probe runs, not with every audit
@@ -45,10 +44,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--save-capture", metavar="FILE.har", help="also write every exchange the probe made as a HAR")
     p.add_argument("--fail-on", choices=[*SEVERITIES, "none"], default="low",
                    help="exit 1 when a finding is at or above this severity (default: low), as `audit` does")
-    p.set_defaults(handler=run)
+    p.set_defaults(table_format="simple")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Report:
+    """Probe the site and judge what it answered: the report the CLI writes like an audit's. Raises
+    ValueError naming every bound the arguments pass."""
     from stickyguard.audit.probe import analysis
     from stickyguard.audit.probe import identity
     from stickyguard.audit.probe import sessions
@@ -62,9 +63,7 @@ def run(args: argparse.Namespace) -> int:
                          USER_AGENT.format(version=package.__version__), not args.insecure)
     problems = plan.problems()
     if problems:
-        for problem in problems:
-            print(f"stickyguard: error: {problem}", file=sys.stderr)
-        return 2
+        raise ValueError("; ".join(problems))
     catalog = catalog_mod.load([RULES_DIR])
     interrupted = threading.Event()
 
@@ -95,17 +94,7 @@ def run(args: argparse.Namespace) -> int:
     report = audit_report(args.url, visits, result, steered)
     if args.save_capture:
         write_har(args.save_capture, args.url, visits)
-    fmt = FORMATS[args.format]
-    text = fmt.render(report, **{k: v for k, v in {"tablefmt": "simple", "as_json": bool(args.output)
-                                                   and args.output.endswith(".json")}.items() if k in fmt.options})
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(text)
-        print(f"stickyguard: wrote {args.output}: {len(report.findings)} findings", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    worst = report.worst()
-    return 1 if worst and args.fail_on != "none" and severity_rank(worst) >= severity_rank(args.fail_on) else 0
+    return report
 
 
 def _classifier(catalog: catalog_mod.Catalog):
