@@ -39,6 +39,7 @@ from mitmproxy import connection
 from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
+from mitmproxy.net.http import cookies as mitm_cookies
 from mitmproxy.net.http import http1
 from mitmproxy.proxy import server_hooks
 
@@ -100,6 +101,10 @@ class Balancer:
         self._client_key = b""
         self.waiting = clients.Waiting(30, WAITING_LIMIT)  # client connections and their header deadlines
         self.closed_clients: Counter[str] = Counter()  # why client connections were closed
+        # The options every request reads, copied at configure: mitmproxy deep-copies an option on each access.
+        self._strip_cookie = self._forwarded = True
+        self._trusted: tuple[str, ...] = ()
+        self._retries = 0
 
     def load(self, loader) -> None:
         for option in OPTIONS:
@@ -144,6 +149,8 @@ class Balancer:
         self._client_key = keys[0]  # the secret file is read once per configuration
         self._set_upstream(pool, opts)
         self.waiting.timeout = opts.balance_client_timeout
+        self._strip_cookie, self._forwarded = opts.balance_strip_cookie, opts.balance_forwarded
+        self._trusted, self._retries = tuple(opts.balance_trusted_proxies), opts.balance_retries
         self._open_access_log(opts.balance_access_log)
         if "balance_admin" in updated and self._health_task is not None:
             self._restart_admin(opts.balance_admin)  # `:set balance_admin=...` while the proxy runs
@@ -344,9 +351,10 @@ class Balancer:
         self.waiting.started(flow.client_conn.id)
         if self.pool is None or self.strategy is None or flow.response or flow.error:
             return
+        request = _Request(flow)
         try:
             try:
-                decision = await self.strategy.decide(_Request(flow))
+                decision = await self.strategy.decide(request)
             except store.StoreUnavailable as e:
                 # Without the table a session cannot be found: serve it anyway, placed anew.
                 self._table_down(e)
@@ -370,22 +378,22 @@ class Balancer:
         flow.metadata["stickyguard"] = {"backend": backend.name, "affinity": self.strategy.name,
                                         "reason": decision.label}
         self._decisions[flow.id] = decision
-        self._rewrite_for_backend(flow)
+        self._rewrite_for_backend(flow, request)
 
-    def _rewrite_for_backend(self, flow: http.HTTPFlow) -> None:
+    def _rewrite_for_backend(self, flow: http.HTTPFlow, request: _Request) -> None:
         """The request as the backend should see it: without the balancer's cookie, with X-Forwarded-*."""
         headers = flow.request.headers
         own = getattr(self.strategy, "own_cookie_names", ())  # only the cookie kind has a cookie of its own
-        if own and ctx.options.balance_strip_cookie and "cookie" in headers:
-            lines = headers.get_all("cookie")
+        if own and self._strip_cookie and request.cookie_lines:
+            lines = request.cookie_lines
             kept = forwarding.without_cookies(lines, own)
             if kept != lines:
                 headers.set_all("cookie", kept)
-        if ctx.options.balance_forwarded:
-            request = _Request(flow)
-            sent = {name: headers.get_all(name) for name in forwarding.FORWARDED}
+        if self._forwarded:
+            # What the client sent is believed only from a trusted proxy: with none, it is not even read.
+            sent = {name: headers.get_all(name) for name in forwarding.FORWARDED} if self._trusted else {}
             values = forwarding.forwarded_headers(request.peer, request.tls, flow.request.host_header or "", sent,
-                                                  ctx.options.balance_trusted_proxies)
+                                                  self._trusted)
             for name, value in values.items():
                 headers[name] = value
 
@@ -449,7 +457,7 @@ class Balancer:
     async def _relay(self, flow: http.HTTPFlow, backend: backends.Backend, client: upstream.Upstream) -> None:
         assert self.pool is not None
         method, (head, body) = flow.request.method, _wire_request(flow.request)
-        retries, timeouts = ctx.options.balance_retries, self._timeouts
+        retries, timeouts = self._retries, self._timeouts
         assert timeouts is not None  # set with the upstream client
         tried: list[str] = []
         failures: list[str] = []
@@ -736,13 +744,26 @@ class _Request:
 
     def __init__(self, flow: http.HTTPFlow):
         self._request = flow.request
-        self.path = flow.request.path
         peer = flow.client_conn.peername
         self.peer = str(peer[0]) if peer else "0.0.0.0"
         self.tls = flow.client_conn.tls_established
+        self._cookies: dict[str, str] | None = None
+
+    @property
+    def path(self) -> str:
+        return self._request.path
+
+    @functools.cached_property
+    def cookie_lines(self) -> list[str]:
+        return self._request.headers.get_all("cookie")
 
     def cookie(self, name: str) -> str | None:
-        return self._request.cookies.get(name)
+        """The first cookie of that name, as mitmproxy's `request.cookies` reads it (parsed once per request)."""
+        if self._cookies is None:
+            self._cookies = {}
+            for key, value in mitm_cookies.parse_cookie_headers(self.cookie_lines):
+                self._cookies.setdefault(key, value)
+        return self._cookies.get(name)
 
     def header(self, name: str) -> str | None:
         return self._request.headers.get(name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import ipaddress
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -118,11 +119,18 @@ class Kind(Protocol):
         ...
 
 
-def _networks(trusted: Iterable[str]) -> list:
-    return [ipaddress.ip_network(t, strict=False) for t in trusted]
+def _networks(trusted: Iterable[str]) -> tuple:
+    return _parsed_networks(tuple(trusted))
 
 
-def _within(addr: str, networks: list) -> bool:
+@functools.lru_cache(maxsize=64)  # the trusted list changes only with the configuration
+def _parsed_networks(trusted: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+
+
+def _within(addr: str, networks: tuple) -> bool:
+    if not networks:
+        return False
     try:
         ip = ipaddress.ip_address(addr)
     except ValueError:
