@@ -64,9 +64,11 @@ def placed(pool: Pool, reason: Reason, previous: Backend | None = None, detail: 
 class RequestView(Protocol):
     """What a kind may read of a request."""
 
-    path: str  # with any ;params and ?query
     peer: str  # the TCP peer's address
     tls: bool  # the client spoke TLS to us
+
+    @property
+    def path(self) -> str: ...  # with any ;params and ?query
 
     def cookie(self, name: str) -> str | None: ...
     def header(self, name: str) -> str | None: ...
