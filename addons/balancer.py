@@ -72,6 +72,8 @@ CONNECT_PROBE = health.CheckSpec("connect", "", interval=0, timeout=0.5, rise=1,
 SAY_EVERY = 10.0  # seconds between two log lines about the same ongoing trouble
 WAITING_LIMIT = 10_000  # client connections between requests; past it the longest-waiting is closed
 REQUEST_HEAD_LIMIT = 64 * 1024  # what the error responder reads of a request before it answers
+_FORWARDED_FIELDS = frozenset(name.encode() for name in forwarding.FORWARDED)
+SERVERS_KEPT = 1024  # who-answered records kept for reuse (backends times the addresses they answer from)
 
 
 class Balancer:
@@ -105,6 +107,7 @@ class Balancer:
         self._strip_cookie = self._forwarded = True
         self._trusted: tuple[str, ...] = ()
         self._retries = 0
+        self._servers: dict[tuple, connection.Server] = {}  # _answered_by
 
     def load(self, loader) -> None:
         for option in OPTIONS:
@@ -394,8 +397,9 @@ class Balancer:
             sent = {name: headers.get_all(name) for name in forwarding.FORWARDED} if self._trusted else {}
             values = forwarding.forwarded_headers(request.peer, request.tls, flow.request.host_header or "", sent,
                                                   self._trusted)
-            for name, value in values.items():
-                headers[name] = value
+            # One pass over the fields instead of a scan per header set.
+            headers.fields = tuple(f for f in headers.fields if f[0].lower() not in _FORWARDED_FIELDS) + tuple(
+                (name.encode(), value.encode("utf-8", "surrogateescape")) for name, value in values.items())
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         """The last check before mitmproxy connects: swap a dead backend for a live one."""
@@ -505,8 +509,7 @@ class Balancer:
             finally:
                 self.in_flight[backend.name] -= 1
             flow.response = _as_response(answer)
-            # Who answered, for the response hook, the recorder and saved flows (not mitmproxy's connection).
-            flow.server_conn = connection.Server(address=(backend.spec.host, backend.spec.port), peername=answer.peer)
+            flow.server_conn = self._answered_by(backend, answer.peer)
             self._answered[flow.id] = backend
             break
         if flow.response is None:
@@ -514,6 +517,18 @@ class Balancer:
             self._answered[flow.id] = None
         if len(tried) > 1 or failures:
             flow.metadata["stickyguard"].update(tried=tried, failures=failures)
+
+    def _answered_by(self, backend: backends.Backend, peer: tuple[str, int]) -> connection.Server:
+        """Who answered, for the response hook, the recorder and saved flows (not mitmproxy's connection):
+        one record per backend and address, shared by the flows it answered as flows over one connection
+        share theirs (a new one per response cost 1.5 % of a request)."""
+        key = (backend.spec.host, backend.spec.port, peer)
+        server = self._servers.get(key)
+        if server is None:
+            if len(self._servers) >= SERVERS_KEPT:
+                self._servers.clear()
+            server = self._servers[key] = connection.Server(address=key[:2], peername=peer)
+        return server
 
     def _backend_failed(self, backend: backends.Backend, why: str) -> None:
         """Passive health: a backend that refused, reset or closed on a request is down at once, until
@@ -747,7 +762,6 @@ class _Request:
         peer = flow.client_conn.peername
         self.peer = str(peer[0]) if peer else "0.0.0.0"
         self.tls = flow.client_conn.tls_established
-        self._cookies: dict[str, str] | None = None
 
     @property
     def path(self) -> str:
@@ -758,12 +772,8 @@ class _Request:
         return self._request.headers.get_all("cookie")
 
     def cookie(self, name: str) -> str | None:
-        """The first cookie of that name, as mitmproxy's `request.cookies` reads it (parsed once per request)."""
-        if self._cookies is None:
-            self._cookies = {}
-            for key, value in mitm_cookies.parse_cookie_headers(self.cookie_lines):
-                self._cookies.setdefault(key, value)
-        return self._cookies.get(name)
+        """The first cookie of that name, as mitmproxy's `request.cookies` reads it."""
+        return _cookie_pairs(tuple(self.cookie_lines)).get(name)
 
     def header(self, name: str) -> str | None:
         return self._request.headers.get(name)
@@ -773,6 +783,15 @@ class _Request:
 
     def query(self, name: str) -> str | None:
         return self._request.query.get(name)
+
+
+@functools.lru_cache(maxsize=4096)  # a client sends the same Cookie header request after request
+def _cookie_pairs(lines: tuple[str, ...]) -> dict[str, str]:
+    """name -> the first value, shared between requests: read only."""
+    pairs: dict[str, str] = {}
+    for key, value in mitm_cookies.parse_cookie_headers(lines):
+        pairs.setdefault(key, value)
+    return pairs
 
 
 class _Response:

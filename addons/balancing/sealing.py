@@ -33,6 +33,9 @@ _INFO = b"stickyguard affinity token v1"
 _HEADER = struct.Struct(">II")  # issued-at, refreshed-at (Unix seconds)
 MAX_BACKEND_ID = 64  # bytes; backend ids are names from the configuration
 MIN_SECRET = 16  # bytes of secret at least
+# Tokens already authenticated, kept so a returning client's token is not decrypted again on each request
+# (a client sends the same token until it is refreshed); their timestamps are checked every time.
+OPENED_CACHE = 8192
 
 
 class InvalidToken(ValueError):
@@ -79,6 +82,7 @@ class Sealer:
         self.idle_timeout = idle_timeout
         self.absolute_timeout = absolute_timeout
         self.clock = clock
+        self._opened: dict[str, Opened] = {}  # token -> what it holds, authenticated (OPENED_CACHE at most)
 
     def seal(self, backend: str, issued_at: int | None = None) -> str:
         raw = backend.encode()
@@ -93,6 +97,21 @@ class Sealer:
 
     def open(self, token: str) -> Opened:
         """The backend a token names, or InvalidToken: malformed, forged, expired-idle, expired-absolute."""
+        opened = self._opened.get(token)
+        if opened is None:
+            opened = self._authenticate(token)
+            if len(self._opened) >= OPENED_CACHE:
+                del self._opened[next(iter(self._opened))]  # the oldest
+            self._opened[token] = opened
+        now = self.clock()
+        if now - opened.issued_at > self.absolute_timeout:
+            raise InvalidToken("expired-absolute")
+        if now - opened.refreshed_at > self.idle_timeout:
+            raise InvalidToken("expired-idle")
+        return opened
+
+    def _authenticate(self, token: str) -> Opened:
+        """What a token holds, when one of the keys sealed it; else InvalidToken (malformed or forged)."""
         if not token.startswith(PREFIX) or len(token) > 256:
             raise InvalidToken("malformed")
         text = token[len(PREFIX):]
@@ -111,11 +130,6 @@ class Sealer:
             except InvalidTag:
                 continue
             issued, refreshed = _HEADER.unpack(plain[: _HEADER.size])
-            now = self.clock()
-            if now - issued > self.absolute_timeout:
-                raise InvalidToken("expired-absolute")
-            if now - refreshed > self.idle_timeout:
-                raise InvalidToken("expired-idle")
             try:
                 backend = plain[_HEADER.size:].decode()
             except UnicodeDecodeError:

@@ -171,3 +171,30 @@ def test_a_secret_file_others_can_write_is_refused(tmp_path):
         sealing.load_or_create_secret(path)
     path.chmod(0o600)
     assert sealing.load_or_create_secret(path)
+
+
+def test_a_token_opened_before_still_expires_and_a_forged_one_is_never_kept():
+    clock = Clock()
+    s = sealer(clock=clock, idle=60, absolute=600)
+    token = s.seal("app1")
+    assert s.open(token).backend == "app1"  # authenticated once, then kept
+    clock.now += 61
+    with pytest.raises(sealing.InvalidToken, match="expired-idle"):
+        s.open(token)
+    fresh = s.seal("app1", issued_at=int(clock.now) - 599)
+    assert s.open(fresh).backend == "app1"
+    clock.now += 2
+    with pytest.raises(sealing.InvalidToken, match="expired-absolute"):
+        s.open(fresh)
+    forged = _flip(s.seal("app1"), 10)
+    for _ in range(2):
+        with pytest.raises(sealing.InvalidToken):
+            s.open(forged)
+
+
+def test_the_kept_tokens_are_bounded(monkeypatch):
+    monkeypatch.setattr(sealing, "OPENED_CACHE", 3)
+    s = sealer()
+    tokens = [s.seal(f"app{i}") for i in range(5)]
+    assert [s.open(t).backend for t in tokens] == [f"app{i}" for i in range(5)]
+    assert len(s._opened) == 3 and tokens[0] not in s._opened
