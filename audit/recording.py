@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("recording.schema.json")
 # Response headers that name or betray the backend that answered.
-BACKEND_HEADERS = ("server", "via", "x-served-by", "x-server", "x-host", "x-node", "x-instance", "x-pod",
-                   "x-upstream", "x-real-server", "x-forwarded-server", "x-powered-by", "x-cache")
+BACKEND_HEADERS = frozenset(("server", "via", "x-served-by", "x-server", "x-host", "x-node", "x-instance", "x-pod",
+                             "x-upstream", "x-real-server", "x-forwarded-server", "x-powered-by", "x-cache"))
 BACKEND_PREFIXES = ("x-backend",)
 
 
@@ -119,9 +119,22 @@ def record(
             "attributes": attributes,
             **facts,
         })
-    request_cookies = [n for header in _all(exchange.request_headers, "cookie") for n in _cookie_names(header)]
-    backend = {k.lower(): v for k, v in exchange.response_headers
-               if k.lower() in BACKEND_HEADERS or k.lower().startswith(BACKEND_PREFIXES)}
+    request_cookies: list[str] = []
+    fetch_site = None
+    for k, v in exchange.request_headers:  # one pass over each side's headers: this runs per response
+        low = k.lower()
+        if low == "cookie":
+            request_cookies += _cookie_names(v)
+        elif low == "sec-fetch-site" and fetch_site is None:
+            fetch_site = v
+    backend = {}
+    date = None
+    for k, v in exchange.response_headers:
+        low = k.lower()
+        if low in BACKEND_HEADERS or low.startswith(BACKEND_PREFIXES):
+            backend[low] = v
+        elif low == "date" and date is None:
+            date = v
     if not set_cookies and not request_cookies and not backend:
         return None
     when = exchange.timestamp
@@ -133,11 +146,11 @@ def record(
         "url": exchange.url if keep_query else drop_query_values(exchange.url),
         "status": exchange.status,
         "tls": tls,
-        "date": exchange.response_header("date"),
+        "date": date,
         # Often a Referer, whose query can hold tokens and e-mail addresses.
         "top_level_url": drop_query_values(exchange.top_level_url) if exchange.top_level_url and not keep_query
         else exchange.top_level_url,
-        "sec_fetch_site": exchange.request_header("sec-fetch-site"),
+        "sec_fetch_site": fetch_site,
         "server": {"address": exchange.server_ip, "port": server_port} if exchange.server_ip else None,
         "client": _client_hash(key, client_ip) if client_ip else None,
         "request_cookies": request_cookies,
@@ -154,10 +167,6 @@ def _cookie_names(header: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=4096)
 def _client_hash(key: bytes, ip: str) -> str:
     return keyed_hash(key, truncate_address(ip))
-
-
-def _all(headers: list[tuple[str, str]], name: str) -> list[str]:
-    return [v for k, v in headers if k.lower() == name]
 
 
 def exchange(line: dict[str, Any], source: str, place: str) -> Exchange:
