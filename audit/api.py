@@ -31,10 +31,10 @@ from stickyguard.audit.report import Format
 from stickyguard.audit.report import for_path
 from stickyguard.audit.report import table_format
 
-__all__ = ["Audit", "Catalog", "cookie_lifetime", "exchange_from_flow", "Format", "FORMATS", "generated_at",
-           "load_catalog", "load_rules", "new_audit", "parse_set_cookie", "read_inputs", "record_line",
-           "render_overview", "Report", "report", "report_format_for", "Rule", "RuleFileError", "RULES_DIR",
-           "Settings", "tool_info"]
+__all__ = ["Audit", "Catalog", "cookie_lifetime", "exchange_from_facts", "exchange_from_flow", "flow_facts", "Format",
+           "FORMATS", "generated_at", "load_catalog", "load_rules", "new_audit", "parse_set_cookie", "read_inputs",
+           "record_line", "render_overview", "Report", "report", "report_format_for", "Rule", "RuleFileError",
+           "RULES_DIR", "Settings", "tool_info"]
 
 NAME = "stickyguard"
 generated_at = clock.generated_at
@@ -43,6 +43,8 @@ Catalog = catalog_mod.Catalog
 Rule = rule_data.Rule
 # One response through mitmproxy as the record every reader yields (the recorder and the live auditor).
 exchange_from_flow = sources.exchange_from_flow
+# The same in two steps: a flow's facts as immutable values, taken as it passes, made an Exchange later.
+flow_facts, exchange_from_facts = sources.flow_facts, sources.exchange_from_facts
 # The recorder's line format (audit/recording.py): what a recording keeps of an exchange.
 record_line = recording.record
 # A Set-Cookie line as (name, value, attributes), and its lifetime in seconds per RFC 6265 (the balancer

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 from collections.abc import Iterator
 from typing import BinaryIO
+from typing import NamedTuple
 from typing import NoReturn
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
@@ -572,46 +573,68 @@ class _CountingReader:
         return data
 
 
-def exchange_from_flow(flow, source: str, place: str) -> Exchange:
-    """The audit's view of a mitmproxy HTTP flow with a response (from a file or live)."""
+class FlowFacts(NamedTuple):
+    """What an audit reads of a mitmproxy HTTP flow with a response, taken as immutable values (raw header
+    fields, bytes), so the Exchange can be built later: the recorder builds its lines in batches."""
+
+    url: str
+    method: bytes
+    status: int
+    request_fields: tuple[tuple[bytes, bytes], ...]
+    response_fields: tuple[tuple[bytes, bytes], ...]
+    timestamp: float | None
+    server_ip: str | None
+
+
+def flow_facts(flow) -> FlowFacts:
     req, resp = flow.request, flow.response
-    req_headers = _header_list(req.headers)
-    url = _client_url(req, req_headers)
     peer = flow.server_conn.peername or flow.server_conn.address
+    return FlowFacts(_client_url(req), req.data.method, resp.data.status_code, req.headers.fields, resp.headers.fields,
+                     resp.timestamp_start or req.timestamp_start, str(peer[0]) if peer else None)
+
+
+def exchange_from_facts(facts: FlowFacts, source: str, place: str) -> Exchange:
+    req_headers = _header_list(facts.request_fields)
     return Exchange(
-        url=url,
-        method=req.method,
-        status=resp.status_code,
+        url=facts.url,
+        method=facts.method.decode("utf-8", "surrogateescape"),
+        status=facts.status,
         request_headers=req_headers,
-        response_headers=_header_list(resp.headers),
-        timestamp=resp.timestamp_start or req.timestamp_start,
-        top_level_url=top_level_from_headers(url, req_headers),
+        response_headers=_header_list(facts.response_fields),
+        timestamp=facts.timestamp,
+        top_level_url=top_level_from_headers(facts.url, req_headers),
         source=source,
         place=place,
-        server_ip=str(peer[0]) if peer else None,
+        server_ip=facts.server_ip,
     )
 
 
-def _header_list(headers) -> list[tuple[str, str]]:
-    """mitmproxy's headers as text pairs, decoded as `headers.items(multi=True)` decodes them (UTF-8, bytes that
-    are not kept as surrogates), in one pass over the raw fields instead of a generator per header."""
-    return [(k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape")) for k, v in headers.fields]
+def exchange_from_flow(flow, source: str, place: str) -> Exchange:
+    """The audit's view of a mitmproxy HTTP flow with a response (from a file or live)."""
+    return exchange_from_facts(flow_facts(flow), source, place)
 
 
-_PLAIN_HOST = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
+def _header_list(fields: tuple[tuple[bytes, bytes], ...]) -> list[tuple[str, str]]:
+    """mitmproxy's raw header fields as text pairs, decoded as `headers.items(multi=True)` decodes them (UTF-8,
+    bytes that are not kept as surrogates), in one pass instead of a generator per header."""
+    return [(k.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape")) for k, v in fields]
 
 
-def _client_url(req, headers: list[tuple[str, str]]) -> str:
+_PLAIN_HOST = re.compile(rb"[A-Za-z0-9.-]+(?::\d{1,5})?")
+
+
+def _client_url(req) -> str:
     """The URL as the client asked for it (mitmproxy's pretty_url), without its cost in the common case:
     an HTTP/1 request with a plain Host header and an origin-form target (read from the request's raw
     fields: each of mitmproxy's properties decodes them again)."""
     data = req.data
     if data.http_version in (b"HTTP/1.1", b"HTTP/1.0") and data.path.startswith(b"/"):
-        host = next((v for k, v in headers if k.lower() == "host"), None)
+        host = next((v for k, v in data.headers.fields if k.lower() == b"host"), None)
         if host and _PLAIN_HOST.fullmatch(host):
             scheme = data.scheme.decode("ascii", "replace")
-            default = ":443" if scheme == "https" else ":80"
-            return f"{scheme}://{host.removesuffix(default)}{data.path.decode('utf-8', 'surrogateescape')}"
+            default = b":443" if scheme == "https" else b":80"
+            path = data.path.decode("utf-8", "surrogateescape")
+            return f"{scheme}://{host.removesuffix(default).decode('ascii')}{path}"
     return req.pretty_url
 
 

@@ -167,3 +167,49 @@ def test_a_new_record_file_takes_no_line_queued_for_the_old_one(rec, tmp_path):
     asyncio.run(go())
     addon.done()
     assert len(lines(path)) == 3 and not other.read_text()
+
+
+def test_lines_are_written_together_within_the_write_delay(rec):
+    """Responses are taken as they pass and written (and flushed) in one batch WRITE_DELAY later."""
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path), record_key="k")
+
+    async def go():
+        for i in range(3):
+            addon.response(flow([f"sid{i}=1"]))
+        assert path.read_text() == ""  # nothing yet: the batch waits
+        await asyncio.sleep(recorder.WRITE_DELAY + 0.1)
+        assert [line["set_cookies"][0]["name"] for line in lines(path)] == ["sid0", "sid1", "sid2"]
+
+    asyncio.run(go())
+
+
+def test_a_full_batch_is_written_at_once_and_done_writes_the_rest(rec, monkeypatch):
+    addon, tctx, path = rec
+    monkeypatch.setattr(recorder, "MAX_PENDING", 2)
+    tctx.configure(addon, record_file=str(path), record_key="k")
+
+    async def go():
+        for i in range(3):
+            addon.response(flow([f"sid{i}=1"]))
+        assert len(lines(path)) == 2  # the first two, at once; the third waits
+
+    asyncio.run(go())
+    addon.done()
+    assert len(lines(path)) == 3
+
+
+def test_facts_are_taken_as_the_response_passes(rec):
+    """A line says what the response was when the recorder saw it, even if the flow changes before the write."""
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path), record_key="k")
+    f = flow(["sid=1"])
+
+    async def go():
+        addon.response(f)
+        f.response.headers.add("set-cookie", "late=1")  # after the recorder's turn
+
+    asyncio.run(go())
+    addon.done()
+    (line,) = lines(path)
+    assert [c["name"] for c in line["set_cookies"]] == ["sid"]

@@ -26,7 +26,7 @@ def browse(proxy_port: int) -> None:
 
 
 def recorded(path, lines: int) -> str:
-    """The recording once it holds `lines` lines: each is flushed within the recorder's FLUSH_DELAY (0.2 s)."""
+    """The recording once it holds `lines` lines: each is written within the recorder's WRITE_DELAY (0.2 s)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         text = path.read_text() if path.exists() else ""
