@@ -334,6 +334,7 @@ def _extractor() -> tldextract.TLDExtract:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # hosts repeat; a name's ValueError costs more than the lookup
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))

@@ -256,13 +256,14 @@ def _skip_separators(text: str, pos: int) -> int:
 
 class _Window:
     """The HAR text, read and decoded a chunk at a time: `text` grows at its end as more is needed and
-    drops what has been decoded from its start, keeping count of the bytes dropped for error places."""
+    drops what has been decoded from its start. Byte places (for error messages) are counted back from
+    the bytes read, only when one is asked for."""
 
     def __init__(self, capture: Capture):
         self.capture = capture
         self.utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.text = ""
-        self.dropped_bytes = 0
+        self.bytes_read = 0
         self.eof = False
         self.first = True
 
@@ -271,6 +272,7 @@ class _Window:
         if self.eof:
             return False
         data = self.capture.read(HAR_CHUNK)
+        self.bytes_read += len(data)
         self.eof = not data
         text = self.utf8.decode(data, final=self.eof)
         if self.first:
@@ -279,11 +281,13 @@ class _Window:
         return not self.eof
 
     def drop(self, pos: int) -> None:
-        self.dropped_bytes += len(self.text[:pos].encode())
         self.text = self.text[pos:]
 
     def byte_at(self, pos: int) -> int:
-        return self.dropped_bytes + len(self.text[:pos].encode())
+        """The input's byte offset of `text[pos]`: what was read, less what is still undecoded and the text
+        from `pos` on (a replaced invalid byte counts as its 3-byte replacement: close enough to find it)."""
+        undecoded = len(self.utf8.getstate()[0])
+        return max(self.bytes_read - undecoded - len(self.text[pos:].encode()), 0)
 
 
 def _read_har(capture: Capture) -> Iterator[Exchange]:
