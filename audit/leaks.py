@@ -91,27 +91,31 @@ def find(value: str) -> Decoded | None:
 
 
 def _scan(text: str) -> Decoded:
+    # Each pattern runs only on a text holding the character it cannot match without ("://" for a URL,
+    # "." for a dotted quad or a dotted name, ":" for a port or IPv6, "@" for an e-mail): most values hold
+    # none of them, and the result is the same.
     found: Decoded = {}
-    for url in _URL.finditer(text):
-        host, _, port = url.group(2).rpartition(":") if not url.group(2).endswith("]") else (url.group(2), "", "")
-        host = (host or url.group(2)).strip("[]").lower()
-        if _is_ip(host) or _is_internal_name(host):
-            found["url"] = url.group(0)
-            _add_address(found, host, port if port.isdigit() else None, strict=False)
-            break
-    # A URL on a public name (a return URL, the site's own page) names no server behind the site.
-    text = _URL.sub(lambda m: m.group(0) if m.group(0) == found.get("url") else " ", text)
+    if "://" in text:
+        for url in _URL.finditer(text):
+            host, _, port = url.group(2).rpartition(":") if not url.group(2).endswith("]") else (url.group(2), "", "")
+            host = (host or url.group(2)).strip("[]").lower()
+            if _is_ip(host) or _is_internal_name(host):
+                found["url"] = url.group(0)
+                _add_address(found, host, port if port.isdigit() else None, strict=False)
+                break
+        # A URL on a public name (a return URL, the site's own page) names no server behind the site.
+        text = _URL.sub(lambda m: m.group(0) if m.group(0) == found.get("url") else " ", text)
     _first_addresses(found, text)
-    if "ip" not in found and "host" not in found:
+    if "ip" not in found and "host" not in found and ":" in text:
         m = _HOST_PORT.search(text)
         if m and not m.group(1).isdigit() and int(m.group(2)) < 2**16 and _looks_like_host(m.group(1)):
             found.update(host=m.group(1).lower(), port=int(m.group(2)))
-    m = _INTERNAL_HOST.search(text)
+    m = _INTERNAL_HOST.search(text) if "." in text else None
     if m and "host" not in found:
         found["host"] = m.group(1).lower()
     if "host" in found:
         found["internal_host"] = _is_internal_name(found["host"])
-    m = _EMAIL.search(text)
+    m = _EMAIL.search(text) if "@" in text else None
     if m:
         found["email"] = m.group(0)
     return found
@@ -119,9 +123,11 @@ def _scan(text: str) -> Decoded:
 
 def _first_addresses(found: Decoded, text: str) -> None:
     """The first IPv4, bracketed IPv6 and bare IPv6 literal in the text that counts (see _add_address)."""
-    for m in _IPV4.finditer(text):
+    for m in _IPV4.finditer(text) if "." in text else ():
         if _add_address(found, m.group(1), m.group(2), strict=not m.group(2)):
             break
+    if ":" not in text:
+        return
     for m in _IPV6_BRACKET.finditer(text):
         if _is_ip(m.group(1)) and _add_address(found, m.group(1), m.group(2), strict=False):
             break  # "[CE]" in an Adobe id is not a host

@@ -161,7 +161,7 @@ def record(
 
 @functools.lru_cache(maxsize=4096)  # a client sends the same Cookie header request after request
 def _cookie_names(header: str) -> tuple[str, ...]:
-    return tuple(n for n, _ in cookies.mitm_cookies.parse_cookie_header(header) if n)
+    return tuple(n for n, _ in cookies.cookie_pairs(header) if n)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -206,3 +206,17 @@ def test_a_max_age_past_pythons_digit_limit_is_read():
     """Found in review: Max-Age with 4,400 digits raised ValueError from int() (Python's 4,300-digit limit)."""
     assert cookies.lifetime({"max-age": "9" * 4400}, 0) == cookies.MAX_MAX_AGE
     assert cookies.lifetime({"max-age": "-" + "9" * 4400}, 0) == 0
+
+
+def test_cookie_pairs_read_every_line_as_mitmproxys_reader_does():
+    """cookie_pairs splits lines without a quote itself; whatever the line, its pairs are mitmproxy's."""
+    import random
+
+    from mitmproxy.net.http import cookies as mitm_cookies
+
+    rng = random.Random(6265)
+    alphabet = list('ab=;  ,\t\\"xY9.-_%')
+    lines = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 16))) for _ in range(20_000)]
+    lines += ["JSESSIONID=ABC.node1; Path=/; HttpOnly", ' sid = "a;b" ; Secure', "a=b=c;;d", "=v", "k=", ";", ""]
+    for line in lines:
+        assert cookies.cookie_pairs(line) == [tuple(p) for p in mitm_cookies.parse_cookie_header(line)], repr(line)
