@@ -94,19 +94,22 @@ class Catalog:
         a vendor's value signature, checked by its decoder, under any name, which outranks a match on
         the name alone of another vendor (renamed BIG-IP cookies, a BIG-IP value under SERVERID); then
         the name alone; then the word heuristic."""
-        value = value.strip('"')
+        unquoted = value.strip('"')
         named = self._named(name)
         name_only = None
         for p in named:
             if p.value is None:
                 name_only = name_only or p
-            elif p.value.search(value):
+            elif p.value.search(unquoted):
                 return Classification(p.vendor, p.affinity, "name and value", p.decoder)
-        signature = self._signature(name, value)
+        signature = self._signature(name, unquoted)
         if signature is not None:
             p, reading = signature
             if name_only is not None and name_only.vendor is p.vendor:  # the name's own decoder reads it whole
-                return Classification(p.vendor, name_only.affinity, "name and value", name_only.decoder)
+                # Its reading of the same text is the one just made: not decoded twice.
+                same = name_only.decoder == p.decoder and unquoted == value
+                return Classification(p.vendor, name_only.affinity, "name and value", name_only.decoder,
+                                      reading if same else None)
             return Classification(p.vendor, p.affinity, "value", p.decoder, reading)
         if name_only is not None:
             return Classification(name_only.vendor, name_only.affinity, "name", name_only.decoder)
