@@ -246,6 +246,7 @@ _PAGES = re.compile(r'"pages"\s*:\s*\[')
 _LOG = re.compile(r'"log"\s*:\s*\{')
 _SEPARATORS = re.compile(r"[\s,]*")
 HAR_CHUNK = 1 << 20  # bytes read at a time: memory stays near one chunk and the largest entry
+HAR_READ_AHEAD = 1 << 16  # characters kept ahead of the next entry, read before it is tried
 
 
 def _skip_separators(text: str, pos: int) -> int:
@@ -301,9 +302,9 @@ def _read_har(capture: Capture) -> Iterator[Exchange]:
     index = pos = 0
     while True:
         pos = _skip_separators(window.text, pos)
+        if len(window.text) - pos < HAR_READ_AHEAD and window.more():
+            continue  # so most entries end inside the window: a try cut off by its end costs a scan of it
         if pos >= len(window.text):
-            if window.more():
-                continue
             return  # cut off between entries: what was read is kept
         if window.text[pos] == "]":
             return
