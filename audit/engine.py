@@ -38,28 +38,35 @@ MAX_BACKEND_ROWS = 50  # inventory rows per host and cookie name, one per distin
 BACKEND_KEYS = ("ip", "port", "host", "url", "server", "route", "server_id", "datacenter", "recovered")
 MAX_HASHED = 10000  # hashed cookies held back for recovery; later ones are judged unrecovered
 MAX_ATTRIBUTE_SETS = 4096  # distinct attribute sets shared between inventory rows
+MAX_RULE_LISTS = 4096  # (class, vendor, decoded tags) combinations whose candidate rules are kept
 
 
 class _RuleIndex:
-    """Rules grouped by the cookies they look at, each with its conditions bound to functions,
-    so judging a cookie touches only the rules that can fire for it."""
+    """Rules grouped by the cookies they look at, each with its conditions bound to functions, so judging
+    a cookie touches only the rules that can fire for it: those of its class and vendor whose
+    `decodes_to` conditions its decoded tags meet (those conditions are then left out: they hold)."""
 
     def __init__(self, rules: list[Rule]):
         self.by_class: dict[str, list[tuple[Rule, tuple]]] = {}
         for rule in rules:
-            checks = tuple((CONDITIONS[op], arg) for op, arg in rule.conditions)
+            checks = tuple((op, CONDITIONS[op], arg) for op, arg in rule.conditions)
             self.by_class.setdefault(rule.cookie, []).append((rule, checks))
-        self._lists: dict[tuple[bool, str | None], list[tuple[Rule, tuple]]] = {}
+        self._lists: dict[tuple[bool, str | None, frozenset[str]], list[tuple[Rule, tuple]]] = {}
 
-    def candidates(self, obs: cookies.CookieObservation) -> list[tuple[Rule, tuple]]:
-        key = (obs.affinity, obs.vendor)
+    def candidates(self, obs: cookies.CookieObservation, tags: frozenset[str]) -> list[tuple[Rule, tuple]]:
+        key = (obs.affinity, obs.vendor, tags)
         found = self._lists.get(key)
         if found is None:
             get = self.by_class.get
-            found = get("any", []) + get("affinity" if obs.affinity else "other", [])
+            listed = get("any", []) + get("affinity" if obs.affinity else "other", [])
             if obs.vendor is not None:
-                found += get(obs.vendor, [])
-            self._lists[key] = found
+                listed += get(obs.vendor, [])
+            found = []
+            for rule, checks in listed:
+                if all(arg in tags for op, _, arg in checks if op == "decodes_to"):
+                    found.append((rule, tuple((check, arg) for op, check, arg in checks if op != "decodes_to")))
+            if len(self._lists) < MAX_RULE_LISTS:
+                self._lists[key] = found
         return found
 
 
@@ -142,9 +149,9 @@ class Audit:
     def judge(self, obs: cookies.CookieObservation) -> list[Rule]:
         """The rules that fire for one classified observation."""
         settings = self.settings
-        obs.decoded_tags = decoded_tags(obs.decoded)
+        obs.decoded_tags = tags = decoded_tags(obs.decoded)
         fired = []
-        for rule, checks in self._index.candidates(obs):
+        for rule, checks in self._index.candidates(obs, tags):
             for check, arg in checks:
                 if not check(obs, arg, settings):
                     break
