@@ -80,6 +80,7 @@ class Recorder:
         self._size = 0  # bytes in the current file, counted as written (tell() on every line costs more)
         self._pending: list[tuple] = []  # (flow facts, client address, TLS, server port) not yet written
         self._write_pending_at: asyncio.TimerHandle | None = None
+        self._write_loop: asyncio.AbstractEventLoop | None = None
 
     def load(self, loader) -> None:
         loader.add_option("record_file", Optional[str], None, "Write the recording (JSON Lines) to this file.")
@@ -197,12 +198,14 @@ class Recorder:
         ctx.master.shutdown()
 
     def _write_soon(self) -> None:
-        if self._write_pending_at is not None:
-            return
         try:
-            self._write_pending_at = asyncio.get_running_loop().call_later(WRITE_DELAY, self._written_later)
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop (a script driving the addon): write through
             self._write_pending()
+            return
+        if self._write_pending_at is None or self._write_loop is not loop:  # a closed loop never calls back
+            self._write_loop = loop
+            self._write_pending_at = loop.call_later(WRITE_DELAY, self._written_later)
 
     def _written_later(self) -> None:
         self._write_pending_at = None

@@ -213,3 +213,16 @@ def test_facts_are_taken_as_the_response_passes(rec):
     addon.done()
     (line,) = lines(path)
     assert [c["name"] for c in line["set_cookies"]] == ["sid"]
+
+
+def test_a_line_waiting_when_its_event_loop_ended_goes_out_with_the_next_loop(rec):
+    addon, tctx, path = rec
+    tctx.configure(addon, record_file=str(path), record_key="k")
+    respond(addon, flow(["first=1"]))  # its loop ends before the write was due
+
+    async def go():
+        addon.response(flow(["second=1"]))
+        await asyncio.sleep(recorder.WRITE_DELAY + 0.1)
+
+    asyncio.run(go())
+    assert [line["set_cookies"][0]["name"] for line in lines(path)] == ["first", "second"]
