@@ -286,6 +286,38 @@ def test_the_request_reaches_the_backend_without_the_balancers_cookie_and_with_x
     assert f3.request.headers["cookie"] == token and "x-forwarded-for" not in f3.request.headers
 
 
+def test_a_trusted_proxys_x_forwarded_chain_is_extended_each_header_once(lb):
+    addon, tctx = lb
+    tctx.configure(addon, balance_trusted_proxies=["127.0.0.0/8", "::1/128"])
+    f = flow()
+    f.client_conn.peername = ("127.0.0.1", 40000)
+    f.request.headers["X-Forwarded-For"] = "203.0.113.7"
+    f.request.headers["x-forwarded-proto"] = "https"
+    f.request.headers["x-forwarded-host"] = "www.shop.example"
+    routed(addon, f)
+    assert f.request.headers.get_all("x-forwarded-for") == ["203.0.113.7, 127.0.0.1"]
+    assert f.request.headers.get_all("x-forwarded-proto") == ["https"]
+    assert f.request.headers.get_all("x-forwarded-host") == ["www.shop.example"]
+    tctx.configure(addon, balance_trusted_proxies=[])  # the same peer, no longer trusted: the chain is replaced
+    g = flow()
+    g.client_conn.peername = ("127.0.0.1", 40000)
+    g.request.headers["x-forwarded-for"] = "203.0.113.7"
+    routed(addon, g)
+    assert g.request.headers.get_all("x-forwarded-for") == ["127.0.0.1"]
+
+
+def test_the_request_cookie_read_is_the_first_of_its_name_and_the_shared_parse_is_not_changed(lb):
+    addon, _ = lb
+    f = flow()
+    routed(addon, f)
+    token = answer(addon, f)[0].split(";")[0]
+    name = token.split("=", 1)[0]
+    forged = f"{name}=s1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    for _ in range(2):  # the second time from the parse kept for the same header
+        assert routed(addon, flow(f"{token}; {forged}"))["reason"] == "sticky"  # as request.cookies reads it
+        assert routed(addon, flow(f"{forged}; {token}"))["reason"] == "rejected:forged"
+
+
 def test_the_access_log_writes_one_json_line_per_request_without_the_client_address(lb, tmp_path):
     import json
 
@@ -386,3 +418,12 @@ def test_a_request_body_is_framed_as_its_headers_say():
     unframed = tutils.treq(method=b"POST", headers=[(b"host", b"x")], content=b"hello")
     head, body = balancer._wire_request(unframed)
     assert b"content-length: 5\r\n" in head and body == b"hello"
+
+
+def test_flows_answered_by_one_backend_share_its_server_record(lb):
+    addon, _ = lb
+    app1 = addon.pool.backends["app1"]
+    first = addon._answered_by(app1, ("127.0.0.1", 18081))
+    assert first is addon._answered_by(app1, ("127.0.0.1", 18081))
+    assert (first.address, first.peername) == (("127.0.0.1", 18081), ("127.0.0.1", 18081))
+    assert addon._answered_by(addon.pool.backends["app2"], ("127.0.0.1", 18082)) is not first
