@@ -73,6 +73,7 @@ SAY_EVERY = 10.0  # seconds between two log lines about the same ongoing trouble
 WAITING_LIMIT = 10_000  # client connections between requests; past it the longest-waiting is closed
 REQUEST_HEAD_LIMIT = 64 * 1024  # what the error responder reads of a request before it answers
 _FORWARDED_FIELDS = frozenset(name.encode() for name in forwarding.FORWARDED)
+COOKIE_CACHED_UP_TO = 1024  # characters of Cookie header whose parse is kept (4,096 headers at most)
 SERVERS_KEPT = 1024  # who-answered records kept for reuse (backends times the addresses they answer from)
 
 
@@ -773,7 +774,10 @@ class _Request:
 
     def cookie(self, name: str) -> str | None:
         """The first cookie of that name, as mitmproxy's `request.cookies` reads it."""
-        return _cookie_pairs(tuple(self.cookie_lines)).get(name)
+        lines = tuple(self.cookie_lines)
+        if sum(map(len, lines)) > COOKIE_CACHED_UP_TO:  # not kept: a client could fill the cache with big ones
+            return _cookie_pairs.__wrapped__(lines).get(name)
+        return _cookie_pairs(lines).get(name)
 
     def header(self, name: str) -> str | None:
         return self._request.headers.get(name)

@@ -427,3 +427,16 @@ def test_flows_answered_by_one_backend_share_its_server_record(lb):
     assert first is addon._answered_by(app1, ("127.0.0.1", 18081))
     assert (first.address, first.peername) == (("127.0.0.1", 18081), ("127.0.0.1", 18081))
     assert addon._answered_by(addon.pool.backends["app2"], ("127.0.0.1", 18082)) is not first
+
+
+def test_a_long_cookie_header_is_read_but_its_parse_not_kept(lb):
+    addon, _ = lb
+    f = flow()
+    routed(addon, f)
+    token = answer(addon, f)[0].split(";")[0]
+    balancer._cookie_pairs.cache_clear()
+    padding = "; ".join(f"pad{i}={'x' * 40}" for i in range(40))
+    assert routed(addon, flow(f"{padding}; {token}"))["reason"] == "sticky"
+    assert balancer._cookie_pairs.cache_info().currsize == 0
+    assert routed(addon, flow(token))["reason"] == "sticky"
+    assert balancer._cookie_pairs.cache_info().currsize == 1
