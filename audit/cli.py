@@ -8,6 +8,7 @@ each, naming the file and the place; never a traceback for a user mistake.
 from __future__ import annotations
 
 import argparse
+import gc
 import ipaddress
 import json
 import os
@@ -36,10 +37,12 @@ from stickyguard.audit.report import table_format
 
 PROG = api.NAME
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # smaller captures read too fast for a bar to help
+GC_THRESHOLDS = (10_000, 10, 10)  # gc's (700, 10, 10), with a tenth of the young collections
 
 
 class UsageError(Exception):
     pass
+
 
 
 def duration(text: str) -> int:
@@ -185,6 +188,10 @@ def run_audit(args: argparse.Namespace) -> int:
     except baseline.BaselineError as e:
         raise UsageError(f"--baseline: {e}") from None
     rules, catalog = load(args.rules, args.only_rules)
+    # The audit keeps a heap that lives to its end (inventory, findings) and frees each entry as it reads
+    # the next: a collection every 700 net allocations scanned that heap again and again (0.4 s of a 6 s
+    # audit of 150,000 exchanges; 0.2 s at these thresholds). Cycles are still collected, less often.
+    gc.set_threshold(*GC_THRESHOLDS)
     settings = Settings(max_lifetime_seconds=args.max_lifetime, client_ip=args.client_ip)
     auditor = api.new_audit(rules, catalog, settings, show_values=args.show_values, candidates=ranges)
     bar = (None if args.no_progress else _progress_bar(args.inputs)) or _NoBar()
