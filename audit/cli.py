@@ -44,7 +44,6 @@ class UsageError(Exception):
     pass
 
 
-
 def duration(text: str) -> int:
     """`3600`, `90s`, `30m`, `24h`, `7d`, `1y` -> seconds."""
     m = re.fullmatch(r"\s*(\d+)\s*([smhdy]?)\s*", text)
