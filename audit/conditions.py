@@ -90,8 +90,8 @@ DECODES_TO = (*_NAMED_GROUPS, "encrypted", "backend-url", "backend-hash", "keyed
 
 
 def decodes_to(obs: CookieObservation, arg: str, settings: Settings) -> bool:
-    tags = obs.decoded_tags  # the engine reads them once per observation; eleven rules ask
-    return arg in (tags if tags is not None else decoded_tags(obs.decoded))
+    # The engine does not call this: it picks a cookie's candidate rules by its decoded tags (engine._RuleIndex).
+    return arg in decoded_tags(obs.decoded)
 
 
 # The evidence group of each decoded key, for the groups that are `decodes_to` arguments of their own.

@@ -62,7 +62,6 @@ class CookieObservation:
     classified_by: str | None = None
     decoded: dict[str, Any] | None = None
     classified: bool = False  # facts came with the capture (a recording), not from the catalog
-    decoded_tags: frozenset[str] | None = None  # conditions.decoded_tags(decoded), set while judging
 
     @property
     def persistent(self) -> bool:

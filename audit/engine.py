@@ -149,9 +149,8 @@ class Audit:
     def judge(self, obs: cookies.CookieObservation) -> list[Rule]:
         """The rules that fire for one classified observation."""
         settings = self.settings
-        obs.decoded_tags = tags = decoded_tags(obs.decoded)
         fired = []
-        for rule, checks in self._index.candidates(obs, tags):
+        for rule, checks in self._index.candidates(obs, decoded_tags(obs.decoded)):
             for check, arg in checks:
                 if not check(obs, arg, settings):
                     break
