@@ -39,7 +39,6 @@ from mitmproxy import connection
 from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
-from mitmproxy.net.http import cookies as mitm_cookies
 from mitmproxy.net.http import http1
 from mitmproxy.proxy import server_hooks
 
@@ -793,8 +792,9 @@ class _Request:
 def _cookie_pairs(lines: tuple[str, ...]) -> dict[str, str]:
     """name -> the first value, shared between requests: read only."""
     pairs: dict[str, str] = {}
-    for key, value in mitm_cookies.parse_cookie_headers(lines):
-        pairs.setdefault(key, value)
+    for line in lines:
+        for key, value in audit_api.cookie_pairs(line):
+            pairs.setdefault(key, value)
     return pairs
 
 

@@ -31,10 +31,10 @@ from stickyguard.audit.report import Format
 from stickyguard.audit.report import for_path
 from stickyguard.audit.report import table_format
 
-__all__ = ["Audit", "Catalog", "cookie_lifetime", "exchange_from_facts", "exchange_from_flow", "flow_facts", "Format",
-           "FORMATS", "generated_at", "load_catalog", "load_rules", "new_audit", "parse_set_cookie", "read_inputs",
-           "record_line", "render_overview", "Report", "report", "report_format_for", "Rule", "RuleFileError",
-           "RULES_DIR", "Settings", "tool_info"]
+__all__ = ["Audit", "Catalog", "cookie_lifetime", "cookie_pairs", "exchange_from_facts", "exchange_from_flow",
+           "flow_facts", "Format", "FORMATS", "generated_at", "load_catalog", "load_rules", "new_audit",
+           "parse_set_cookie", "read_inputs", "record_line", "render_overview", "Report", "report",
+           "report_format_for", "Rule", "RuleFileError", "RULES_DIR", "Settings", "tool_info"]
 
 NAME = "stickyguard"
 generated_at = clock.generated_at
@@ -51,6 +51,8 @@ record_line = recording.record
 # learns application cookies with these).
 parse_set_cookie = cookies.parse_set_cookie
 cookie_lifetime = cookies.lifetime
+# A Cookie header's name=value pairs as mitmproxy reads them (the balancer finds its cookies with it).
+cookie_pairs = cookies.cookie_pairs
 # One screenful: the inputs, the sites and the worst findings (the demo prints it).
 render_overview = table_format.render_overview
 
